@@ -1,0 +1,111 @@
+import { awscdk, javascript, JsonFile, ReleasableCommits } from 'projen';
+
+// Versions that work together on this toolchain (see DESIGN.md section 5). Everything is pinned:
+// projen would otherwise leave `*` or `latest`, and a floating tool breaks CI on its own schedule.
+const CDK_VERSION = '2.257.0'; // floor for users; integ-runner 2.197.10 reads its cloud-assembly schema
+const CONSTRUCTS_VERSION = '10.5.1';
+const JSII_VERSION = '~6.0.16';
+const TYPESCRIPT_VERSION = '~6.0.3'; // TypeScript 7 breaks ts-node, jest and eslint
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-scalable-wordpress',
+  description:
+    'An AWS CDK construct for production WordPress: ALB, Auto Scaling across AZs, RDS Multi-AZ or Aurora with read replicas, EFS or EBS media, secrets in Secrets Manager.',
+  author: 'cdk-scalable-wordpress maintainers',
+  authorAddress: 'maintainers@cdk-scalable-wordpress.dev',
+  authorOrganization: true,
+  repositoryUrl: 'https://github.com/cdk-scalable-wordpress/cdk-scalable-wordpress.git',
+  homepage: 'https://github.com/cdk-scalable-wordpress/cdk-scalable-wordpress#readme',
+  license: 'Apache-2.0',
+  keywords: ['cdk', 'awscdk', 'aws-cdk', 'wordpress', 'cms', 'php', 'alb', 'autoscaling', 'aurora', 'rds', 'efs', 'high-availability'],
+  stability: 'experimental',
+
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  cdkVersion: CDK_VERSION,
+  cdkVersionPinning: false, // peer dependency ^2.257.0: users pick any newer aws-cdk-lib
+  constructsVersion: CONSTRUCTS_VERSION,
+  jsiiVersion: JSII_VERSION,
+  typescriptVersion: TYPESCRIPT_VERSION,
+  projenVersion: '0.103.25',
+
+  // integ tests are run by integ-runner (issue: integ tests); projen's own integ system stays off so the two don't overlap.
+  integrationTestAutoDiscover: false,
+
+  jestOptions: {
+    // A changed snapshot must fail CI instead of being rewritten silently.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    passWithNoTests: false,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+    },
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'examples', '.projenrc.ts', 'projenrc'],
+  },
+
+  docgen: true,
+  docgenFilePath: 'API.md',
+
+  devDeps: [
+    '@types/node@^20',
+    'ts-node@10.9.2',
+    'jsii-diff@1.140.0',
+    'jsii-pacmak@1.140.0',
+    'jsii-docgen@10.12.6',
+    'jsii-rosetta@~6.0.17',
+    'eslint-import-resolver-typescript@4.4.5',
+    'eslint-plugin-import@2.32.0',
+    'cdk-nag@3.0.2',
+  ],
+
+  // Releasing: projen's release workflow publishes every jsii target on a releasable commit to main.
+  releasableCommits: ReleasableCommits.featuresAndFixes(),
+  publishToPypi: {
+    distName: 'cdk-scalable-wordpress',
+    module: 'cdk_scalable_wordpress',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkscalablewordpress',
+    mavenGroupId: 'io.github.cdk-scalable-wordpress',
+    mavenArtifactId: 'cdk-scalable-wordpress',
+    mavenServerId: 'central-ossrh',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkScalableWordPress',
+    packageId: 'CdkScalableWordPress',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk-scalable-wordpress/cdk-scalable-wordpress-go',
+  },
+
+  gitignore: ['cdk.out', 'cdk.out.*', '*.d.ts.map', '.jsii.tabl.json', 'cdk-integ.out.*', 'read.*.lock', '/lab/work/'],
+});
+
+// Added after construction: the Jest component registers these unpinned, and a later add replaces them.
+project.addDevDeps('jest@30.5.2', '@types/jest@30.0.0', 'ts-jest@29.4.15');
+
+// README examples are compiled by jsii-rosetta in strict mode: an example that doesn't type-check fails the build.
+project.package.file.addOverride('jsii.metadata.jsii.rosetta.strict', true);
+project.postCompileTask.exec('jsii-rosetta extract --strict --fail');
+
+// The example site: the README's first command synthesizes it to cdk.out with no AWS credentials.
+new JsonFile(project, 'examples/tsconfig.json', {
+  obj: {
+    extends: '../tsconfig.json',
+    compilerOptions: { noEmit: true, rootDir: '..', isolatedModules: true },
+    include: ['**/*.ts'],
+    exclude: ['node_modules'],
+  },
+  allowComments: true,
+});
+project.addTask('synth:example', {
+  description: 'Synthesize the example WordPress site (examples/site.ts) to cdk.out',
+  exec: 'ts-node --project examples/tsconfig.json examples/site.ts',
+});
+
+project.synth();

@@ -1,0 +1,377 @@
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledge } from './private/nag';
+import { describe, ensureInteger } from './private/validation';
+
+/** The database WordPress connects as, and the schema it uses. */
+const DB_USERNAME = 'wordpress';
+const DB_NAME = 'wordpress';
+
+/** An Aurora cluster has at most 15 readers. */
+const MAX_AURORA_READERS = 15;
+
+/**
+ * Options shared by both database layouts.
+ */
+export interface WordPressDatabaseOptions {
+  /**
+   * How long automated backups are kept. Between 1 and 35 days.
+   *
+   * @default Duration.days(7)
+   */
+  readonly backupRetention?: Duration;
+}
+
+/**
+ * Options for `WordPressDatabase.rdsMultiAz()`.
+ */
+export interface RdsMultiAzOptions extends WordPressDatabaseOptions {
+  /**
+   * The database instance type.
+   *
+   * @default db.m5.large
+   */
+  readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * The MySQL engine version.
+   *
+   * @default - the newest MySQL 8.4 minor version that RDS offers at deploy time (`MysqlEngineVersion.of('8.4', '8.4')`)
+   */
+  readonly engineVersion?: rds.MysqlEngineVersion;
+
+  /**
+   * Storage allocated to the instance. It grows automatically up to `maxAllocatedStorageGiB`.
+   *
+   * @default 50
+   */
+  readonly allocatedStorageGiB?: number;
+
+  /**
+   * Upper limit, in GiB, for storage autoscaling.
+   *
+   * @default 500
+   */
+  readonly maxAllocatedStorageGiB?: number;
+}
+
+/**
+ * How Aurora readers are provisioned.
+ */
+export enum AuroraReaderType {
+  /** Readers are provisioned instances of `readerInstanceType`. */
+  PROVISIONED = 'PROVISIONED',
+  /** Readers are Aurora Serverless v2 instances that scale between the cluster's ACU limits. */
+  SERVERLESS_V2 = 'SERVERLESS_V2',
+}
+
+/**
+ * Options for `WordPressDatabase.auroraReplicas()`.
+ */
+export interface AuroraReplicasOptions extends WordPressDatabaseOptions {
+  /**
+   * Number of reader instances, from 0 to 15. WordPress sends anonymous reads to them,
+   * and Aurora fails over to one of them if the writer fails.
+   *
+   * @default 1
+   */
+  readonly readers?: number;
+
+  /**
+   * The writer's instance type.
+   *
+   * @default db.r6g.large
+   */
+  readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * How readers are provisioned.
+   *
+   * @default AuroraReaderType.PROVISIONED
+   */
+  readonly readerType?: AuroraReaderType;
+
+  /**
+   * The instance type of provisioned readers. Ignored for Serverless v2 readers.
+   *
+   * @default - the writer's instance type, so that a failover keeps the same capacity
+   */
+  readonly readerInstanceType?: ec2.InstanceType;
+
+  /**
+   * Minimum capacity of Serverless v2 readers, in Aurora capacity units.
+   *
+   * @default 0.5
+   */
+  readonly serverlessV2MinCapacity?: number;
+
+  /**
+   * Maximum capacity of Serverless v2 readers, in Aurora capacity units.
+   *
+   * @default 8
+   */
+  readonly serverlessV2MaxCapacity?: number;
+
+  /**
+   * The Aurora MySQL engine version.
+   *
+   * @default AuroraMysqlEngineVersion.VER_3_10_4 (an Aurora MySQL 3 long-term-support release)
+   */
+  readonly engineVersion?: rds.AuroraMysqlEngineVersion;
+
+  /**
+   * How far back the cluster can be rewound in place with Aurora Backtrack.
+   * Backtrack can only be turned on when the cluster is created.
+   *
+   * @default - Backtrack is off; recovery is by point-in-time restore from automated backups
+   */
+  readonly backtrackWindow?: Duration;
+}
+
+/**
+ * The database WordPress runs on: RDS for MySQL Multi-AZ, or Aurora MySQL with read replicas.
+ *
+ * Either way the database is encrypted, requires TLS, keeps automated backups,
+ * is protected from deletion, and accepts connections only from the web tier.
+ *
+ * @example
+ * const multiAz = WordPressDatabase.rdsMultiAz();
+ * const aurora = WordPressDatabase.auroraReplicas({ readers: 2 });
+ */
+export abstract class WordPressDatabase {
+  /**
+   * RDS for MySQL 8.4 with a Multi-AZ standby and automatic failover.
+   * The standby serves no reads: WordPress uses the writer only.
+   */
+  public static rdsMultiAz(options: RdsMultiAzOptions = {}): WordPressDatabase {
+    return new RdsMultiAzDatabase(options);
+  }
+
+  /**
+   * Aurora MySQL 3 with one writer and `readers` readers spread over the Availability Zones.
+   * WordPress sends reads from anonymous page views to the readers.
+   */
+  public static auroraReplicas(options: AuroraReplicasOptions = {}): WordPressDatabase {
+    return new AuroraReplicasDatabase(options);
+  }
+
+  /**
+   * Checks the options and creates the database under `scope`.
+   * @internal
+   */
+  public abstract _bind(scope: Construct, context: DatabaseContext): BoundDatabase;
+}
+
+/**
+ * What the site gives the database to build itself.
+ * @internal
+ */
+export interface DatabaseContext {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SelectedSubnets;
+  /** `undefined` means the default: snapshot on delete and deletion protection on. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The database once created.
+ * @internal
+ */
+export interface BoundDatabase {
+  readonly engine: 'mysql' | 'aurora-mysql';
+  readonly writerEndpoint: rds.Endpoint;
+  readonly readerEndpoint?: rds.Endpoint;
+  readonly secret: secretsmanager.ISecret;
+  readonly connections: ec2.Connections;
+  readonly instance?: rds.DatabaseInstance;
+  readonly cluster?: rds.DatabaseCluster;
+}
+
+class RdsMultiAzDatabase extends WordPressDatabase {
+  constructor(private readonly options: RdsMultiAzOptions) {
+    super();
+    validateCommon(options);
+    const storage = options.allocatedStorageGiB ?? 50;
+    const maxStorage = options.maxAllocatedStorageGiB ?? 500;
+    ensureInteger('WordPressDatabase.rdsMultiAz({ allocatedStorageGiB })', storage, 20, 65536);
+    ensureInteger('WordPressDatabase.rdsMultiAz({ maxAllocatedStorageGiB })', maxStorage, storage, 65536);
+  }
+
+  /** @internal */
+  public _bind(scope: Construct, context: DatabaseContext): BoundDatabase {
+    const o = this.options;
+    requireTwoAzs(context, 'WordPressDatabase.rdsMultiAz()');
+    const engine = rds.DatabaseInstanceEngine.mysql({ version: o.engineVersion ?? rds.MysqlEngineVersion.of('8.4', '8.4') });
+    const secret = createSecret(scope, context);
+    const instance = new rds.DatabaseInstance(scope, 'Instance', {
+      engine,
+      instanceType: o.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M5, ec2.InstanceSize.LARGE),
+      multiAz: true,
+      vpc: context.vpc,
+      vpcSubnets: { subnets: context.subnets.subnets },
+      credentials: rds.Credentials.fromSecret(secret),
+      databaseName: DB_NAME,
+      allocatedStorage: o.allocatedStorageGiB ?? 50,
+      maxAllocatedStorage: o.maxAllocatedStorageGiB ?? 500,
+      storageType: rds.StorageType.GP3,
+      storageEncrypted: true,
+      parameterGroup: new rds.ParameterGroup(scope, 'Parameters', {
+        engine,
+        description: 'WordPress on MySQL: TLS required, slow query log on',
+        parameters: PARAMETERS,
+      }),
+      backupRetention: o.backupRetention ?? Duration.days(7),
+      deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
+      cloudwatchLogsExports: ['error', 'slowquery'],
+      autoMinorVersionUpgrade: true,
+      copyTagsToSnapshot: true,
+    });
+    acknowledgeCommon(instance);
+    return {
+      engine: 'mysql',
+      writerEndpoint: instance.instanceEndpoint,
+      secret: instance.secret!,
+      connections: instance.connections,
+      instance,
+    };
+  }
+}
+
+class AuroraReplicasDatabase extends WordPressDatabase {
+  constructor(private readonly options: AuroraReplicasOptions) {
+    super();
+    validateCommon(options);
+    ensureInteger('WordPressDatabase.auroraReplicas({ readers })', options.readers ?? 1, 0, MAX_AURORA_READERS);
+    const min = options.serverlessV2MinCapacity ?? 0.5;
+    const max = options.serverlessV2MaxCapacity ?? 8;
+    if (!(min >= 0 && min <= 256 && max >= 1 && max <= 256 && min <= max && (min * 2) % 1 === 0 && (max * 2) % 1 === 0)) {
+      throw new Error(
+        `WordPressDatabase.auroraReplicas(): serverlessV2MinCapacity ${min} and serverlessV2MaxCapacity ${max} are not a valid range. ` +
+        'Use multiples of 0.5 ACU with 0 <= min <= max, 1 <= max <= 256.',
+      );
+    }
+  }
+
+  /** @internal */
+  public _bind(scope: Construct, context: DatabaseContext): BoundDatabase {
+    const o = this.options;
+    requireTwoAzs(context, 'WordPressDatabase.auroraReplicas()');
+    const readers = o.readers ?? 1;
+    if (readers === 0) {
+      Annotations.of(scope).addWarningV2('cdk-scalable-wordpress:auroraWithoutReaders',
+        'WordPressDatabase.auroraReplicas({ readers: 0 }) has no reader: every query goes to the writer, and a writer failure waits for Aurora ' +
+        'to recreate it (about 10 minutes) instead of failing over in under a minute. Set readers to 1 or more for production.');
+    }
+    const engine = rds.DatabaseClusterEngine.auroraMysql({ version: o.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_4 });
+    const writerType = o.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
+    const azs = distinct(context.subnets.subnets.map((s) => s.availabilityZone));
+    // The writer takes the first AZ, readers the others in turn, so that a failover target
+    // sits outside the writer's AZ whenever there is one.
+    const readerInstances = Array.from({ length: readers }, (_, i) => {
+      const id = `Reader${i + 1}`;
+      const availabilityZone = azs[(i + 1) % azs.length];
+      return o.readerType === AuroraReaderType.SERVERLESS_V2
+        ? rds.ClusterInstance.serverlessV2(id, { availabilityZone, scaleWithWriter: i === 0, autoMinorVersionUpgrade: true })
+        : rds.ClusterInstance.provisioned(id, {
+          availabilityZone,
+          instanceType: o.readerInstanceType ?? writerType,
+          promotionTier: 1,
+          autoMinorVersionUpgrade: true,
+        });
+    });
+    const secret = createSecret(scope, context);
+    const cluster = new rds.DatabaseCluster(scope, 'Cluster', {
+      engine,
+      writer: rds.ClusterInstance.provisioned('Writer', {
+        instanceType: writerType,
+        availabilityZone: azs[0],
+        autoMinorVersionUpgrade: true,
+      }),
+      readers: readerInstances,
+      serverlessV2MinCapacity: o.readerType === AuroraReaderType.SERVERLESS_V2 ? o.serverlessV2MinCapacity ?? 0.5 : undefined,
+      serverlessV2MaxCapacity: o.readerType === AuroraReaderType.SERVERLESS_V2 ? o.serverlessV2MaxCapacity ?? 8 : undefined,
+      vpc: context.vpc,
+      vpcSubnets: { subnets: context.subnets.subnets },
+      credentials: rds.Credentials.fromSecret(secret),
+      defaultDatabaseName: DB_NAME,
+      storageEncrypted: true,
+      parameterGroup: new rds.ParameterGroup(scope, 'Parameters', {
+        engine,
+        description: 'WordPress on Aurora MySQL: TLS required, slow query log on',
+        parameters: PARAMETERS,
+      }),
+      backup: { retention: o.backupRetention ?? Duration.days(7) },
+      backtrackWindow: o.backtrackWindow,
+      deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
+      cloudwatchLogsExports: ['error', 'slowquery'],
+      copyTagsToSnapshot: true,
+    });
+    acknowledgeCommon(cluster);
+    acknowledge(cluster, 'AwsSolutions-RDS16',
+      'error and slowquery logs are exported; audit and general logs record every query, personal data included, and are left to the owner to turn on');
+    if (!o.backtrackWindow) {
+      acknowledge(cluster, 'AwsSolutions-RDS14',
+        'Backtrack is opt-in (auroraReplicas({ backtrackWindow })): it adds cost, and point-in-time restore from automated backups covers recovery');
+    }
+    return {
+      engine: 'aurora-mysql',
+      writerEndpoint: cluster.clusterEndpoint,
+      readerEndpoint: cluster.clusterReadEndpoint,
+      secret: cluster.secret!,
+      connections: cluster.connections,
+      cluster,
+    };
+  }
+}
+
+/** Server parameters both engines get: TLS for every connection, and slow queries logged. */
+const PARAMETERS = {
+  require_secure_transport: 'ON',
+  slow_query_log: '1',
+  long_query_time: '2',
+};
+
+function validateCommon(options: WordPressDatabaseOptions) {
+  const retention = options.backupRetention;
+  if (retention && !Token.isUnresolved(retention.toDays({ integral: false }))) {
+    const days = retention.toDays({ integral: false });
+    if (days < 1 || days > 35 || days % 1 !== 0) {
+      throw new Error(`backupRetention is ${retention.toHumanString()}; RDS keeps automated backups for 1 to 35 whole days. Use e.g. Duration.days(7).`);
+    }
+  }
+}
+
+function requireTwoAzs(context: DatabaseContext, what: string) {
+  const azs = distinct(context.subnets.subnets.map((s) => s.availabilityZone));
+  if (azs.length < 2) {
+    throw new Error(
+      `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describe(azs.length)} ` +
+      `(${azs.join(', ') || 'none'}). Pass a vpc with subnets in two or more AZs, or widen dataSubnets.`,
+    );
+  }
+}
+
+function createSecret(scope: Construct, context: DatabaseContext): secretsmanager.ISecret {
+  const secret = new rds.DatabaseSecret(scope, 'Secret', { username: DB_USERNAME });
+  // The secret outlives the database by default: a snapshot is useless without its password.
+  secret.applyRemovalPolicy(context.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+  acknowledge(secret, 'AwsSolutions-SMG4',
+    'WordPress reads the database password into wp-config.php at boot; rotating it would cut every running instance off from the database');
+  return secret;
+}
+
+function acknowledgeCommon(db: Construct) {
+  acknowledge(db, 'AwsSolutions-RDS11',
+    'MySQL listens on its standard port: WordPress and its tooling expect 3306, and only the web tier security group may connect');
+  acknowledge(db, 'AwsSolutions-RDS6',
+    'WordPress connects with mysqli and a password; it cannot fetch IAM authentication tokens. The password lives in Secrets Manager');
+}
+
+function distinct(values: string[]): string[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,3 @@
+export * from './scalable-wordpress';
+export * from './database';
+export * from './media';

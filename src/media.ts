@@ -1,0 +1,205 @@
+import { RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as efs from 'aws-cdk-lib/aws-efs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct, IConstruct } from 'constructs';
+import { acknowledge } from './private/nag';
+
+/**
+ * Options for `WordPressMedia.efs()`.
+ */
+export interface EfsMediaOptions {
+  /**
+   * The file system's throughput mode.
+   *
+   * @default efs.ThroughputMode.ELASTIC
+   */
+  readonly throughputMode?: efs.ThroughputMode;
+
+  /**
+   * When files not read for a while move to the cheaper Infrequent Access class.
+   *
+   * @default efs.LifecyclePolicy.AFTER_30_DAYS
+   */
+  readonly lifecyclePolicy?: efs.LifecyclePolicy;
+
+  /**
+   * Whether AWS Backup's default daily plan backs the file system up.
+   *
+   * @default true
+   */
+  readonly automaticBackups?: boolean;
+}
+
+/**
+ * Options for `WordPressMedia.ebs()`.
+ */
+export interface EbsMediaOptions {
+  /**
+   * Size of the volume that holds `wp-content`. Whole GiB, from 1 GiB to 16 TiB.
+   *
+   * @default Size.gibibytes(50)
+   */
+  readonly size?: Size;
+
+  /**
+   * The volume type.
+   *
+   * @default ec2.EbsDeviceVolumeType.GP3
+   */
+  readonly volumeType?: ec2.EbsDeviceVolumeType;
+}
+
+/**
+ * Where WordPress keeps `wp-content` (uploads, plugins and themes): an EFS file system shared by
+ * every instance, or one EBS volume for a single instance.
+ *
+ * @example
+ * const shared = WordPressMedia.efs();
+ * const single = WordPressMedia.ebs({ size: Size.gibibytes(100) });
+ */
+export abstract class WordPressMedia {
+  /**
+   * An encrypted EFS file system with a mount target in every Availability Zone, shared by every
+   * instance. The web tier can scale out and span AZs.
+   */
+  public static efs(options: EfsMediaOptions = {}): WordPressMedia {
+    return new EfsMedia(options);
+  }
+
+  /**
+   * One encrypted EBS volume that outlives the instance: a replacement instance re-attaches it at
+   * boot, so no upload is lost. The web tier is then one instance in one Availability Zone.
+   */
+  public static ebs(options: EbsMediaOptions = {}): WordPressMedia {
+    return new EbsMedia(options);
+  }
+
+  /**
+   * Whether only one instance can use the media at a time.
+   * @internal
+   */
+  public abstract readonly _singleInstance: boolean;
+
+  /** @internal */
+  public abstract _bind(scope: Construct, context: MediaContext): BoundMedia;
+}
+
+/**
+ * What the site gives the media to build itself.
+ * @internal
+ */
+export interface MediaContext {
+  readonly vpc: ec2.IVpc;
+  /** Subnets for EFS mount targets. */
+  readonly dataSubnets: ec2.SelectedSubnets;
+  /** The Availability Zone of the (single) instance, for an EBS volume. */
+  readonly instanceAvailabilityZone: string;
+  /** The instance role, granted what it needs to use the media. */
+  readonly role: iam.IRole;
+  /** The constructs whose instances attach an EBS volume: the volume and they share a tag. */
+  readonly attachers: IConstruct[];
+  /** `undefined` means the default: retain. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The media once created.
+ * @internal
+ */
+export interface BoundMedia {
+  readonly kind: 'efs' | 'ebs';
+  readonly fileSystem?: efs.FileSystem;
+  readonly volume?: ec2.Volume;
+  /** How instances reach the media over the network, if they do. */
+  readonly connections?: ec2.Connections;
+}
+
+class EfsMedia extends WordPressMedia {
+  /** @internal */
+  public readonly _singleInstance = false;
+
+  constructor(private readonly options: EfsMediaOptions) {
+    super();
+  }
+
+  /** @internal */
+  public _bind(scope: Construct, context: MediaContext): BoundMedia {
+    const fileSystem = new efs.FileSystem(scope, 'FileSystem', {
+      vpc: context.vpc,
+      vpcSubnets: { subnets: context.dataSubnets.subnets },
+      encrypted: true,
+      throughputMode: this.options.throughputMode ?? efs.ThroughputMode.ELASTIC,
+      performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
+      lifecyclePolicy: this.options.lifecyclePolicy ?? efs.LifecyclePolicy.AFTER_30_DAYS,
+      enableAutomaticBackups: this.options.automaticBackups ?? true,
+      removalPolicy: efsRemovalPolicy(context.removalPolicy),
+      // Instances mount over NFS through a TLS tunnel (stunnel), without amazon-efs-utils, so they
+      // cannot sign with IAM. Access is by security group; the policy below refuses plain-text NFS.
+      allowAnonymousAccess: true,
+      fileSystemPolicy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'MountThroughMountTargetsOnly',
+            principals: [new iam.AnyPrincipal()],
+            actions: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite', 'elasticfilesystem:ClientRootAccess'],
+            conditions: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
+          }),
+          new iam.PolicyStatement({
+            sid: 'DenyUnencryptedTransport',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['*'],
+            conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      }),
+    });
+    return { kind: 'efs', fileSystem, connections: fileSystem.connections };
+  }
+}
+
+class EbsMedia extends WordPressMedia {
+  /** @internal */
+  public readonly _singleInstance = true;
+
+  constructor(private readonly options: EbsMediaOptions) {
+    super();
+    const size = options.size;
+    const gib = size?.toGibibytes({ rounding: SizeRoundingBehavior.NONE });
+    if (size && gib !== undefined && !Token.isUnresolved(gib)) {
+      if (!(Number.isInteger(gib) && gib >= 1 && gib <= 16384)) {
+        throw new Error(
+          `WordPressMedia.ebs({ size }) is ${gib} GiB, but an EBS volume must be a whole number of GiB from 1 GiB to 16 TiB. ` +
+          'Use e.g. Size.gibibytes(50).',
+        );
+      }
+    }
+  }
+
+  /** @internal */
+  public _bind(scope: Construct, context: MediaContext): BoundMedia {
+    const volume = new ec2.Volume(scope, 'Volume', {
+      availabilityZone: context.instanceAvailabilityZone,
+      size: this.options.size ?? Size.gibibytes(50),
+      volumeType: this.options.volumeType ?? ec2.EbsDeviceVolumeType.GP3,
+      encrypted: true,
+      removalPolicy: context.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Attach only to instances that carry the site's tag; the boot script also waits for the volume
+    // to be free (DescribeVolumes), which EC2 cannot scope to a resource.
+    volume.grantAttachVolumeByResourceTag(context.role, context.attachers);
+    const describe = new iam.Policy(scope, 'DescribeVolumesPolicy', {
+      statements: [new iam.PolicyStatement({ actions: ['ec2:DescribeVolumes'], resources: ['*'] })],
+    });
+    describe.attachToRole(context.role);
+    acknowledge(describe, 'AwsSolutions-IAM5[Resource::*]',
+      'ec2:DescribeVolumes supports no resource-level permissions; it is read-only and lets the boot script wait until the volume is free');
+    return { kind: 'ebs', volume };
+  }
+}
+
+/** EFS cannot be snapshotted by CloudFormation: SNAPSHOT means RETAIN. */
+function efsRemovalPolicy(policy?: RemovalPolicy): RemovalPolicy {
+  return policy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+}

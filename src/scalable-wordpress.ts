@@ -1,0 +1,567 @@
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as efs from 'aws-cdk-lib/aws-efs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { bootCommands } from './boot/user-data';
+import { BoundDatabase, WordPressDatabase } from './database';
+import { WordPressMedia } from './media';
+import { acknowledge } from './private/nag';
+import { SiteSecrets } from './private/site-secrets';
+import { describe, ensureInteger } from './private/validation';
+
+/** Public SSM parameters of the official Debian 13 (trixie) AMIs, published by Debian's cloud team. */
+const DEBIAN_13_AMI_PARAMETERS: Record<string, string> = {
+  [ec2.InstanceArchitecture.X86_64]: '/aws/service/debian/release/13/latest/amd64',
+  [ec2.InstanceArchitecture.ARM_64]: '/aws/service/debian/release/13/latest/arm64',
+};
+/** Root device of Debian's AMIs; the default image gets an encrypted gp3 root volume on it. */
+const DEBIAN_ROOT_DEVICE = '/dev/xvda';
+/** How long an instance may take from launch to serving WordPress before the deploy fails. */
+const BOOT_TIMEOUT = Duration.minutes(20);
+
+/**
+ * Properties of a `ScalableWordPress` site. Every one is optional: with none, the site is a complete,
+ * highly available WordPress on RDS Multi-AZ and EFS, served by two m5.large instances over HTTP.
+ */
+export interface ScalableWordPressProps {
+  /**
+   * The database: RDS for MySQL Multi-AZ, or Aurora MySQL with read replicas.
+   *
+   * @default WordPressDatabase.rdsMultiAz()
+   */
+  readonly database?: WordPressDatabase;
+
+  /**
+   * Where `wp-content` (uploads, plugins, themes) lives: EFS shared by every instance, or EBS for a single instance.
+   *
+   * @default WordPressMedia.efs()
+   */
+  readonly media?: WordPressMedia;
+
+  /**
+   * The instances' type. An ARM (Graviton) type gets the arm64 image.
+   *
+   * @default m5.large
+   */
+  readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * The instances' image. It must be Debian 13 or a derivative for the boot script to work.
+   *
+   * @default - the official Debian 13 (trixie) AMI for the instance type's architecture, resolved at deploy time
+   * from its public SSM parameter (`/aws/service/debian/release/13/latest/amd64` or `.../arm64`)
+   */
+  readonly machineImage?: ec2.IMachineImage;
+
+  /**
+   * Fewest instances in service.
+   *
+   * @default 2 with EFS, 1 with EBS
+   */
+  readonly minCapacity?: number;
+
+  /**
+   * Most instances in service. With EBS it must be 1.
+   *
+   * @default - the larger of `minCapacity` and 4 with EFS; 1 with EBS
+   */
+  readonly maxCapacity?: number;
+
+  /**
+   * Average CPU utilization, in percent, that scaling keeps the instances at.
+   *
+   * @default 60
+   */
+  readonly targetCpuUtilizationPercent?: number;
+
+  /**
+   * Requests per minute per instance, counted by the load balancer, that scaling keeps the instances at.
+   *
+   * @default 1200
+   */
+  readonly targetRequestsPerMinute?: number;
+
+  /**
+   * The VPC to build the site in.
+   *
+   * @default - a new dual-stack VPC over two Availability Zones, with public, private (with NAT) and isolated subnets
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Where the instances run.
+   *
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Where the database and the EFS mount targets go.
+   *
+   * @default - the VPC's isolated subnets if it has any, otherwise its private subnets with egress
+   */
+  readonly dataSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The site's domain name, e.g. `blog.example.com`. Needs `domainZone`.
+   *
+   * @default - no domain: the site answers on the load balancer's DNS name over HTTP
+   */
+  readonly domainName?: string;
+
+  /**
+   * The Route 53 hosted zone that holds `domainName`. The site gets alias records in it, a DNS-validated
+   * certificate (unless `certificate` is given) and a Route 53 health check.
+   *
+   * @default - no DNS records
+   */
+  readonly domainZone?: route53.IHostedZone;
+
+  /**
+   * The certificate for HTTPS. It must cover `domainName`.
+   *
+   * @default - a new certificate for `domainName`, validated in `domainZone`, when a domain is given
+   */
+  readonly certificate?: acm.ICertificate;
+
+  /**
+   * The site's title, set at install.
+   *
+   * @default 'WordPress'
+   */
+  readonly siteTitle?: string;
+
+  /**
+   * Login name of the administrator created at install. The password is generated in Secrets Manager.
+   *
+   * @default 'wpadmin'
+   */
+  readonly adminUsername?: string;
+
+  /**
+   * Email address of the administrator created at install.
+   *
+   * @default - `admin@` followed by `domainName`, or `admin@example.com` without a domain
+   */
+  readonly adminEmail?: string;
+
+  /**
+   * The S3 bucket the load balancer writes its access logs to.
+   *
+   * @default - no access logs
+   */
+  readonly accessLogBucket?: s3.IBucket;
+
+  /**
+   * What happens to the database, media, secrets and logs when they leave the stack.
+   * `RemovalPolicy.DESTROY` also turns off the database's deletion protection: use it for test stacks.
+   *
+   * @default - the database is snapshotted and protected from deletion; media, secrets and logs are retained
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A production WordPress site: an Application Load Balancer in front of an Auto Scaling group of
+ * instances across Availability Zones, a managed MySQL database, shared media, and secrets in
+ * Secrets Manager. Every instance boots into a working WordPress with no hand steps.
+ *
+ * @example
+ * declare const zone: route53.IHostedZone;
+ *
+ * new ScalableWordPress(this, 'Blog', {
+ *   database: WordPressDatabase.auroraReplicas({ readers: 2 }),
+ *   media: WordPressMedia.efs(),
+ *   domainName: 'blog.example.com',
+ *   domainZone: zone,
+ * });
+ */
+export class ScalableWordPress extends Construct implements ec2.IConnectable {
+  /**
+   * The path the load balancer checks. It proves that the web server and PHP serve, and touches no
+   * database: a database failover must not make every instance unhealthy at once.
+   */
+  public static readonly HEALTH_CHECK_PATH = '/healthz.php';
+
+  /** The site's address: `https://<domainName>`, or `http://<load balancer DNS name>` without a domain. */
+  public readonly url: string;
+  /** The VPC the site runs in. */
+  public readonly vpc: ec2.IVpc;
+  /** The load balancer in front of the instances. */
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The listener that serves the site: HTTPS with a domain, HTTP without. */
+  public readonly listener: elbv2.ApplicationListener;
+  /** The instances' target group. */
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The Auto Scaling group of web instances. */
+  public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** The web instances' role. */
+  public readonly role: iam.IRole;
+  /** The web tier's network connections: allow it to reach other resources through this. */
+  public readonly connections: ec2.Connections;
+  /** The endpoint WordPress writes to. */
+  public readonly databaseEndpoint: rds.Endpoint;
+  /** Aurora's reader endpoint, which anonymous reads go to. Undefined for RDS Multi-AZ. */
+  public readonly databaseReaderEndpoint?: rds.Endpoint;
+  /** The database's credentials (username, password, host, port). */
+  public readonly databaseSecret: secretsmanager.ISecret;
+  /** The RDS instance, with `WordPressDatabase.rdsMultiAz()`. */
+  public readonly databaseInstance?: rds.IDatabaseInstance;
+  /** The Aurora cluster, with `WordPressDatabase.auroraReplicas()`. */
+  public readonly databaseCluster?: rds.IDatabaseCluster;
+  /** The shared file system, with `WordPressMedia.efs()`. */
+  public readonly fileSystem?: efs.IFileSystem;
+  /** The media volume, with `WordPressMedia.ebs()`. */
+  public readonly volume?: ec2.IVolume;
+  /** The administrator's username, email and password. */
+  public readonly adminSecret: secretsmanager.ISecret;
+  /** WordPress's keys and salts. */
+  public readonly saltsSecret: secretsmanager.ISecret;
+  /** The certificate the HTTPS listener uses, when there is a domain. */
+  public readonly certificate?: acm.ICertificate;
+
+  constructor(scope: Construct, id: string, props: ScalableWordPressProps = {}) {
+    super(scope, id);
+    const media = props.media ?? WordPressMedia.efs();
+    const database = props.database ?? WordPressDatabase.rdsMultiAz();
+    const capacity = validateCapacity(props, media);
+    validateDomain(props);
+    validateScalingTargets(props);
+
+    this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
+    const dualStack = !props.vpc;
+    const dataSubnets = this.vpc.selectSubnets(props.dataSubnets ?? defaultDataSubnets(this.vpc));
+    let instanceSubnets = this.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    if (media._singleInstance) {
+      // An EBS volume lives in one AZ; its one instance must run there.
+      instanceSubnets = this.vpc.selectSubnets({ subnets: [instanceSubnets.subnets[0]] });
+      Annotations.of(this).addWarningV2('cdk-scalable-wordpress:singleInstance',
+        'WordPressMedia.ebs() runs one instance in one Availability Zone: an instance replacement or an AZ outage takes the site down ' +
+        'until a new instance boots. Use WordPressMedia.efs() for a site that stays up.');
+    } else if (distinctAzs(instanceSubnets) < 2) {
+      Annotations.of(this).addWarningV2('cdk-scalable-wordpress:instancesInOneAz',
+        `The instances run in ${describe(distinctAzs(instanceSubnets))}: an AZ outage takes the site down. ` +
+        'Pass vpcSubnets (or a vpc) with private subnets in two or more AZs.');
+    }
+
+    const webSecurityGroup = new ec2.SecurityGroup(this, 'WebSecurityGroup', {
+      vpc: this.vpc,
+      description: 'WordPress instances: HTTP from the load balancer only',
+      allowAllOutbound: true, // packages, Secrets Manager, CloudFormation and SSM endpoints
+    });
+    this.connections = new ec2.Connections({ securityGroups: [webSecurityGroup] });
+    const role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'WordPress instances: read the site secrets, attach the site volume, signal the stack, SSM Session Manager',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    this.role = role;
+    acknowledge(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'AmazonSSMManagedInstanceCore is the policy AWS maintains for Session Manager, which replaces SSH: no key pair, no port 22');
+
+    // Secrets and stateful resources. Their construct IDs fix their logical IDs: never rename them.
+    const secrets = new SiteSecrets(this, 'Secrets', {
+      adminUsername: props.adminUsername ?? 'wpadmin',
+      adminEmail: props.adminEmail ?? `admin@${props.domainName ?? 'example.com'}`,
+      removalPolicy: props.removalPolicy,
+    });
+    this.adminSecret = secrets.admin;
+    this.saltsSecret = secrets.salts;
+    const db: BoundDatabase = database._bind(new Construct(this, 'Database'), {
+      vpc: this.vpc,
+      subnets: dataSubnets,
+      removalPolicy: props.removalPolicy,
+    });
+    db.connections.allowDefaultPortFrom(this.connections, 'WordPress instances');
+    this.databaseEndpoint = db.writerEndpoint;
+    this.databaseReaderEndpoint = db.readerEndpoint;
+    this.databaseSecret = db.secret;
+    this.databaseInstance = db.instance;
+    this.databaseCluster = db.cluster;
+
+    // The user data is filled in below, once the load balancer's name and the stack's resources exist.
+    const userData = ec2.UserData.forLinux({ shebang: '#!/bin/bash' });
+    this.autoScalingGroup = this.createAutoScalingGroup(props, capacity, media, instanceSubnets, webSecurityGroup, role, userData);
+    const storage = media._bind(new Construct(this, 'Media'), {
+      vpc: this.vpc,
+      dataSubnets,
+      instanceAvailabilityZone: instanceSubnets.subnets[0].availabilityZone,
+      role,
+      attachers: [this.autoScalingGroup],
+      removalPolicy: props.removalPolicy,
+    });
+    storage.connections?.allowDefaultPortFrom(this.connections, 'WordPress instances');
+    this.fileSystem = storage.fileSystem;
+    this.volume = storage.volume;
+    for (const secret of [db.secret, secrets.salts, secrets.admin]) {
+      secret.grantRead(role);
+    }
+
+    // Edge: load balancer, listeners, DNS.
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: this.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      ipAddressType: dualStack ? elbv2.IpAddressType.DUAL_STACK : elbv2.IpAddressType.IPV4,
+      dropInvalidHeaderFields: true,
+    });
+    if (props.accessLogBucket) {
+      this.loadBalancer.logAccessLogs(props.accessLogBucket);
+    } else {
+      acknowledge(this.loadBalancer, 'AwsSolutions-ELB2',
+        'access logs are opt-in through the accessLogBucket prop: their bucket and its retention are the owner\'s choice');
+    }
+    acknowledge(this.loadBalancer, 'AwsSolutions-EC23',
+      'a public website: the load balancer accepts HTTP and HTTPS from anywhere, and nothing else');
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
+      vpc: this.vpc,
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.autoScalingGroup],
+      deregistrationDelay: Duration.seconds(30),
+      healthCheck: {
+        path: ScalableWordPress.HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+    });
+
+    const dns = props.domainName ? new Construct(this, 'DNS') : undefined;
+    if (props.domainName && dns) {
+      this.certificate = props.certificate ?? new acm.Certificate(dns, 'Certificate', {
+        domainName: props.domainName,
+        validation: acm.CertificateValidation.fromDns(props.domainZone),
+      });
+      this.listener = this.loadBalancer.addListener('Https', {
+        port: 443,
+        certificates: [this.certificate],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        defaultTargetGroups: [this.targetGroup],
+        open: true,
+      });
+      this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
+      this.url = `https://${props.domainName}`;
+    } else {
+      this.listener = this.loadBalancer.addListener('Http', {
+        port: 80,
+        defaultTargetGroups: [this.targetGroup],
+        open: true,
+      });
+      this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
+      Annotations.of(this).addWarningV2('cdk-scalable-wordpress:noHttps',
+        'No domainName: the site is served over plain HTTP on the load balancer\'s DNS name, and logins travel unencrypted. ' +
+        'Set domainName and domainZone for HTTPS.');
+    }
+
+    if (props.domainName && props.domainZone && dns) {
+      this.createDns(dns, props.domainName, props.domainZone, dualStack);
+    }
+
+    userData.addCommands(...bootCommands({
+      region: Stack.of(this).region,
+      stackName: Stack.of(this).stackName,
+      signalResource: Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
+      siteUrl: this.url,
+      siteTitle: props.siteTitle ?? 'WordPress',
+      healthCheckPath: ScalableWordPress.HEALTH_CHECK_PATH,
+      dbEngine: db.engine,
+      dbSecretArn: db.secret.secretArn,
+      dbWriterHost: db.writerEndpoint.hostname,
+      dbReaderHost: db.readerEndpoint?.hostname,
+      dbPort: Token.asString(db.writerEndpoint.port),
+      dbName: 'wordpress',
+      saltsSecretArn: secrets.salts.secretArn,
+      adminSecretArn: secrets.admin.secretArn,
+      media: storage.kind,
+      fileSystemId: storage.fileSystem?.fileSystemId,
+      volumeId: storage.volume?.volumeId,
+    }));
+
+    if (capacity.max > capacity.min) {
+      this.autoScalingGroup.scaleOnCpuUtilization('CpuScaling', {
+        targetUtilizationPercent: props.targetCpuUtilizationPercent ?? 60,
+      });
+      this.autoScalingGroup.scaleOnRequestCount('RequestScaling', {
+        targetRequestsPerMinute: props.targetRequestsPerMinute ?? 1200,
+      });
+    }
+
+    new CfnOutput(this, 'SiteUrl', { value: this.url, description: 'The WordPress site' });
+    new CfnOutput(this, 'AdminSecretArn', {
+      value: secrets.admin.secretArn,
+      description: 'Secrets Manager secret with the WordPress administrator\'s username and password',
+    });
+  }
+
+  private createVpc(removalPolicy?: RemovalPolicy): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      ipProtocol: ec2.IpProtocol.DUAL_STACK,
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+    });
+    const logGroup = new logs.LogGroup(this, 'FlowLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+    return vpc;
+  }
+
+  private createAutoScalingGroup(
+    props: ScalableWordPressProps,
+    capacity: Capacity,
+    media: WordPressMedia,
+    subnets: ec2.SelectedSubnets,
+    securityGroup: ec2.ISecurityGroup,
+    role: iam.IRole,
+    userData: ec2.UserData,
+  ): autoscaling.AutoScalingGroup {
+    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M5, ec2.InstanceSize.LARGE);
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType,
+      machineImage: props.machineImage ?? ec2.MachineImage.fromSsmParameter(
+        DEBIAN_13_AMI_PARAMETERS[instanceType.architecture] ?? DEBIAN_13_AMI_PARAMETERS[ec2.InstanceArchitecture.X86_64],
+        { os: ec2.OperatingSystemType.LINUX },
+      ),
+      userData,
+      role,
+      securityGroup,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      // The default image's root volume is re-declared to be encrypted; a custom image keeps its own mapping.
+      blockDevices: props.machineImage ? undefined : [{
+        deviceName: DEBIAN_ROOT_DEVICE,
+        volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+      }],
+    });
+    const asg = new autoscaling.AutoScalingGroup(this, 'AutoScalingGroup', {
+      vpc: this.vpc,
+      vpcSubnets: { subnets: subnets.subnets },
+      launchTemplate,
+      minCapacity: capacity.min,
+      maxCapacity: capacity.max,
+      healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
+        additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+        gracePeriod: Duration.minutes(5),
+      }),
+      // Creation and every rolling update wait for instances to report that WordPress serves.
+      signals: autoscaling.Signals.waitForMinCapacity({ timeout: BOOT_TIMEOUT }),
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+        maxBatchSize: 1,
+        // EBS: the one instance must stop before its volume can attach to the new one.
+        minInstancesInService: media._singleInstance ? 0 : Math.min(capacity.min, capacity.max - 1),
+        pauseTime: BOOT_TIMEOUT,
+      }),
+      cooldown: Duration.minutes(5),
+    });
+    acknowledge(asg, 'AwsSolutions-AS3',
+      'scaling-event notifications need an SNS topic and subscribers that only the site owner can choose');
+    return asg;
+  }
+
+  private createDns(scope: Construct, domainName: string, zone: route53.IHostedZone, dualStack: boolean) {
+    const target = route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.loadBalancer));
+    new route53.ARecord(scope, 'Alias', { zone, recordName: domainName, target });
+    if (dualStack) {
+      new route53.AaaaRecord(scope, 'AliasIpv6', { zone, recordName: domainName, target });
+    }
+    new route53.CfnHealthCheck(scope, 'HealthCheck', {
+      healthCheckConfig: {
+        type: 'HTTPS',
+        fullyQualifiedDomainName: domainName,
+        port: 443,
+        resourcePath: ScalableWordPress.HEALTH_CHECK_PATH,
+        enableSni: true,
+        requestInterval: 30,
+        failureThreshold: 3,
+      },
+      healthCheckTags: [{ key: 'Name', value: domainName }],
+    });
+  }
+}
+
+interface Capacity {
+  readonly min: number;
+  readonly max: number;
+}
+
+function validateCapacity(props: ScalableWordPressProps, media: WordPressMedia): Capacity {
+  if (media._singleInstance) {
+    for (const [prop, value] of [['minCapacity', props.minCapacity], ['maxCapacity', props.maxCapacity]] as const) {
+      if (value !== undefined && value !== 1) {
+        throw new Error(
+          `${prop} is ${value}, but WordPressMedia.ebs() keeps wp-content on one volume that only one instance can attach. ` +
+          `Use media: WordPressMedia.efs() to run more than one instance, or set ${prop} to 1.`,
+        );
+      }
+    }
+    return { min: 1, max: 1 };
+  }
+  const min = props.minCapacity ?? 2;
+  ensureInteger('minCapacity', min, 1, 1000, 'A site needs at least one instance.');
+  const max = props.maxCapacity ?? Math.max(min, 4);
+  ensureInteger('maxCapacity', max, 1, 1000, 'A site needs at least one instance.');
+  if (min > max) {
+    throw new Error(`minCapacity (${min}) is greater than maxCapacity (${max}). Raise maxCapacity to at least ${min}, or lower minCapacity.`);
+  }
+  return { min, max };
+}
+
+function validateDomain(props: ScalableWordPressProps) {
+  const { domainName, domainZone, certificate } = props;
+  if (certificate && !domainName) {
+    throw new Error('certificate is set but domainName is not. Set domainName to the name the certificate covers (and domainZone to its hosted zone).');
+  }
+  if (domainName && !domainZone) {
+    throw new Error(`domainName is '${domainName}' but domainZone is not set. Pass the Route 53 hosted zone that holds ${domainName} as domainZone.`);
+  }
+  if (domainName && domainZone && !Token.isUnresolved(domainName) && !Token.isUnresolved(domainZone.zoneName)) {
+    const zoneName = domainZone.zoneName.replace(/\.$/, '').toLowerCase();
+    const name = domainName.replace(/\.$/, '').toLowerCase();
+    if (name !== zoneName && !name.endsWith(`.${zoneName}`)) {
+      throw new Error(`domainName '${domainName}' is not in domainZone '${domainZone.zoneName}'. Use a name that ends in ${zoneName}, or the zone that holds ${domainName}.`);
+    }
+  }
+}
+
+function validateScalingTargets(props: ScalableWordPressProps) {
+  const cpu = props.targetCpuUtilizationPercent;
+  if (cpu !== undefined && !Token.isUnresolved(cpu) && !(cpu > 0 && cpu <= 100)) {
+    throw new Error(`targetCpuUtilizationPercent is ${cpu}, but it must be above 0 and at most 100. Use e.g. 60.`);
+  }
+  const requests = props.targetRequestsPerMinute;
+  if (requests !== undefined && !Token.isUnresolved(requests) && !(Number.isInteger(requests) && requests > 0)) {
+    throw new Error(`targetRequestsPerMinute is ${requests}, but it must be a whole number above 0. Use e.g. 1200.`);
+  }
+}
+
+function defaultDataSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
+  return vpc.isolatedSubnets.length > 0
+    ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
+    : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+}
+
+function distinctAzs(subnets: ec2.SelectedSubnets): number {
+  return new Set(subnets.subnets.map((s) => s.availabilityZone)).size;
+}

@@ -189,6 +189,8 @@ class EbsMedia extends WordPressMedia {
     // Attach only to instances that carry the site's tag; the boot script also waits for the volume
     // to be free (DescribeVolumes), which EC2 cannot scope to a resource.
     volume.grantAttachVolumeByResourceTag(context.role, context.attachers);
+    acknowledge(context.role, 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      'ec2:AttachVolume on instances is limited by condition to instances that carry this site\'s tag (grantAttachVolumeByResourceTag)');
     const describe = new iam.Policy(scope, 'DescribeVolumesPolicy', {
       statements: [new iam.PolicyStatement({ actions: ['ec2:DescribeVolumes'], resources: ['*'] })],
     });

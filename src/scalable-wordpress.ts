@@ -306,6 +306,11 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     for (const secret of [db.secret, secrets.salts, secrets.admin]) {
       secret.grantRead(role);
     }
+    // The boot script reports success or failure of each instance to this stack only.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['cloudformation:SignalResource'],
+      resources: [Stack.of(this).stackId],
+    }));
 
     // Edge: load balancer, listeners, DNS.
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {

@@ -312,8 +312,8 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       copyTagsToSnapshot: true,
     });
     acknowledgeCommon(cluster);
-    acknowledge(cluster, 'AwsSolutions-RDS16',
-      'error and slowquery logs are exported; audit and general logs record every query, personal data included, and are left to the owner to turn on');
+    acknowledge(cluster, 'AwsSolutions-RDS6',
+      'WordPress connects with mysqli and a password; it cannot fetch IAM authentication tokens. The password lives in Secrets Manager');
     if (!o.backtrackWindow) {
       acknowledge(cluster, 'AwsSolutions-RDS14',
         'Backtrack is opt-in (auroraReplicas({ backtrackWindow })): it adds cost, and point-in-time restore from automated backups covers recovery');
@@ -368,8 +368,6 @@ function createSecret(scope: Construct, context: DatabaseContext): secretsmanage
 function acknowledgeCommon(db: Construct) {
   acknowledge(db, 'AwsSolutions-RDS11',
     'MySQL listens on its standard port: WordPress and its tooling expect 3306, and only the web tier security group may connect');
-  acknowledge(db, 'AwsSolutions-RDS6',
-    'WordPress connects with mysqli and a password; it cannot fetch IAM authentication tokens. The password lives in Secrets Manager');
 }
 
 function distinct(values: string[]): string[] {

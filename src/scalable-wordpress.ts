@@ -240,8 +240,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
     this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
     const dualStack = !props.vpc;
-    const dataSubnets = this.vpc.selectSubnets(props.dataSubnets ?? defaultDataSubnets(this.vpc));
-    let instanceSubnets = this.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    const dataSubnets = selectSubnets(this.vpc, 'dataSubnets', props.dataSubnets ?? defaultDataSubnets(this.vpc),
+      'Pass dataSubnets that select isolated or private subnets in two or more AZs.');
+    let instanceSubnets = selectSubnets(this.vpc, 'vpcSubnets', props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      'Pass vpcSubnets that select private subnets with a route to the internet (PRIVATE_WITH_EGRESS), for packages and AWS APIs.');
     if (media._singleInstance) {
       // An EBS volume lives in one AZ; its one instance must run there.
       instanceSubnets = this.vpc.selectSubnets({ subnets: [instanceSubnets.subnets[0]] });
@@ -559,6 +561,20 @@ function validateScalingTargets(props: ScalableWordPressProps) {
   if (requests !== undefined && !Token.isUnresolved(requests) && !(Number.isInteger(requests) && requests > 0)) {
     throw new Error(`targetRequestsPerMinute is ${requests}, but it must be a whole number above 0. Use e.g. 1200.`);
   }
+}
+
+/** Selects subnets, failing with the prop's name when the selection is empty or impossible. */
+function selectSubnets(vpc: ec2.IVpc, prop: string, selection: ec2.SubnetSelection, fix: string): ec2.SelectedSubnets {
+  let selected: ec2.SelectedSubnets;
+  try {
+    selected = vpc.selectSubnets(selection);
+  } catch (e) {
+    throw new Error(`${prop} selects no subnet in the VPC: ${(e as Error).message}. ${fix}`);
+  }
+  if (selected.subnets.length === 0) {
+    throw new Error(`${prop} selects no subnet in the VPC. ${fix}`);
+  }
+  return selected;
 }
 
 function defaultDataSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {

@@ -1,6 +1,6 @@
 import { WordPressDatabase, WordPressMedia } from '../src';
-import { bootScript } from '../src/boot/user-data';
 import { synth, userDataOf } from './util';
+import { bootScript } from '../src/boot/user-data';
 
 // No secret value may reach the template or the user data: CloudFormation templates and user data are
 // readable by anyone who can describe the stack or the instance.

@@ -86,5 +86,5 @@ function shellQuote(value: string): string {
   if (Token.isUnresolved(value)) {
     return `'${value}'`;
   }
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+  return `'${value.replace(/'/g, '\'\\\'\'')}'`;
 }

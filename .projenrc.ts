@@ -89,6 +89,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // Added after construction: the Jest component registers these unpinned, and a later add replaces them.
 project.addDevDeps('jest@30.5.2', '@types/jest@30.0.0', 'ts-jest@29.4.15');
 
+// The npm package holds the library and the boot assets it reads at synth time, nothing else.
+for (const ignored of ['/.ci/', '/cdk.out/', '/examples/', '/rosetta/', '/lab/', '/test-reports/', '/coverage/']) {
+  project.addPackageIgnore(ignored);
+}
+
 // README examples are compiled by jsii-rosetta in strict mode: an example that doesn't type-check fails the build.
 project.package.file.addOverride('jsii.metadata.jsii.rosetta.strict', true);
 project.postCompileTask.exec('jsii-rosetta extract --strict --fail');

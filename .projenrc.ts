@@ -100,6 +100,9 @@ project.postCompileTask.exec('jsii-rosetta extract --strict --fail');
 // jsii's reserved-word warnings stay on: a prop named like a keyword in Python, Java, C# or Go is a bug.
 project.compileTask.reset('jsii');
 
+// The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
+project.testTask.prependExec('bash scripts/test-deps.sh');
+
 // The example site: the README's first command synthesizes it to cdk.out with no AWS credentials.
 new JsonFile(project, 'examples/tsconfig.json', {
   obj: {

@@ -378,10 +378,11 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       this.createDns(dns, props.domainName, props.domainZone, dualStack);
     }
 
+    const stack = Stack.of(this);
     userData.addCommands(...bootCommands({
-      region: Stack.of(this).region,
-      stackName: Stack.of(this).stackName,
-      signalResource: Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
+      region: stack.region,
+      stackName: stack.stackName,
+      signalResource: stack.getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
       siteUrl: this.url,
       siteTitle: props.siteTitle ?? 'WordPress',
       healthCheckPath: ScalableWordPress.HEALTH_CHECK_PATH,
@@ -391,10 +392,12 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       dbReaderHost: db.readerEndpoint?.hostname,
       dbPort: Token.asString(db.writerEndpoint.port),
       dbName: 'wordpress',
+      dbCaBundleUrl: `https://truststore.pki.rds.${stack.urlSuffix}/${stack.region}/${stack.region}-bundle.pem`,
       saltsSecretArn: secrets.salts.secretArn,
       adminSecretArn: secrets.admin.secretArn,
       media: storage.kind,
       fileSystemId: storage.fileSystem?.fileSystemId,
+      fileSystemDnsName: storage.fileSystem ? `${storage.fileSystem.fileSystemId}.efs.${stack.region}.${stack.urlSuffix}` : undefined,
       volumeId: storage.volume?.volumeId,
     }));
 

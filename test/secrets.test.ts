@@ -1,6 +1,6 @@
 import { WordPressDatabase, WordPressMedia } from '../src';
 import { synth, userDataOf } from './util';
-import { bootScript } from '../src/boot/user-data';
+import { bootArchiveBase64 } from '../src/boot/user-data';
 
 // No secret value may reach the template or the user data: CloudFormation templates and user data are
 // readable by anyone who can describe the stack or the instance.
@@ -39,8 +39,8 @@ describe('no secret value in the template or the user data', () => {
     expect(userData).not.toContain('resolve:secretsmanager');
     // The site's inputs are the env block; the rest is the boot script, the same file for every site.
     const env = userData.split("<<'SCALABLE_WORDPRESS_ENV'\n")[1].split('\nSCALABLE_WORDPRESS_ENV\n')[0];
-    const script = userData.split("<<'SCALABLE_WORDPRESS_BOOT'\n")[1].split('\nSCALABLE_WORDPRESS_BOOT\n')[0];
-    expect(script).toEqual(bootScript().trimEnd());
+    const archive = userData.split("<<'SCALABLE_WORDPRESS_BOOT' | tar -xzf - -C /usr/local/lib/scalable-wordpress --no-same-owner\n")[1].split('\nSCALABLE_WORDPRESS_BOOT\n')[0];
+    expect(archive).toEqual(bootArchiveBase64());
     expect(env).not.toMatch(/PASSWORD|_KEY=|_SALT=/);
     const secretLines = env.split('\n').filter((line) => /SECRET/.test(line));
     expect(secretLines).toHaveLength(3);

@@ -1,2 +1,263 @@
 #!/bin/bash
-echo placeholder
+# cdk-scalable-wordpress: boots a Debian 13 instance into the site's WordPress.
+#
+# Run by cloud-init from the user data, which writes the site's inputs to /etc/scalable-wordpress/site.env
+# and unpacks this directory. Safe to run again: every step checks before it changes anything.
+# It signals CloudFormation SUCCESS once WordPress serves, and FAILURE on any error, so a broken boot
+# fails the deploy instead of leaving a half-working instance in service.
+#
+# Secrets are read into shell variables and handed to PHP on stdin: never on a command line, in a
+# file other than wp-config.php (0640 root:www-data), or in the log. Do not add `set -x`.
+set -Eeuo pipefail
+umask 022
+
+readonly HERE=/usr/local/lib/scalable-wordpress
+readonly WP_CONTENT=/var/lib/wordpress/wp-content
+readonly SEED=$HERE/wp-content-seed
+readonly PHP_VERSION=8.4
+export DEBIAN_FRONTEND=noninteractive
+
+# shellcheck source=/dev/null
+source /etc/scalable-wordpress/site.env
+
+step() { echo "scalable-wordpress: $*"; }
+started=$(date +%s)
+
+imds() {
+  local token
+  token=$(curl -fsS --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
+  curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+}
+
+signal() {
+  # A second boot of a running instance signals a resource that is complete already; CloudFormation
+  # refuses that, and the refusal must not fail the boot.
+  aws cloudformation signal-resource --region "$WP_REGION" --stack-name "$WP_STACK_NAME" \
+    --logical-resource-id "$WP_SIGNAL_RESOURCE" --unique-id "$INSTANCE_ID" --status "$1" \
+    || step "could not signal $1 to CloudFormation (the stack may be complete already)"
+}
+
+on_error() {
+  local status=$? line=$1
+  step "FAILED at line $line (exit $status) during: ${CURRENT_STEP:-start}"
+  trap - ERR
+  [ -n "${INSTANCE_ID:-}" ] || INSTANCE_ID=$(imds instance-id || echo unknown)
+  signal FAILURE
+  exit "$status"
+}
+trap 'on_error $LINENO' ERR
+
+at() { CURRENT_STEP=$*; step "$*"; }
+
+at 'reading instance metadata'
+INSTANCE_ID=$(imds instance-id)
+
+at 'installing packages'
+install_packages() {
+  for attempt in 1 2 3 4 5; do
+    apt-get update -q && break
+    step "apt-get update failed (attempt $attempt), retrying"; sleep $((attempt * 5))
+  done
+  # The web server and PH-FPM first, so that Debian's wordpress package finds its web server and PHP
+  # already there instead of pulling in Apache.
+  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
+    nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
+    "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
+    "php$PHP_VERSION-opcache" awscli ca-certificates curl e2fsprogs stunnel4 nfs-common
+  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold wordpress
+}
+install_packages
+
+at 'trusting the database CA'
+curl -fsS --retry 5 "$WP_DB_CA_BUNDLE_URL" -o "$HERE/db-ca-bundle.pem"
+install -d /usr/local/share/ca-certificates/scalable-wordpress
+rm -f /usr/local/share/ca-certificates/scalable-wordpress/*.crt
+# update-ca-certificates wants one certificate per file.
+awk -v dir=/usr/local/share/ca-certificates/scalable-wordpress \
+  '/BEGIN CERTIFICATE/ { n++ } n { print > sprintf("%s/db-ca-%03d.crt", dir, n) }' "$HERE/db-ca-bundle.pem"
+update-ca-certificates >/dev/null
+
+at 'keeping a copy of the packaged wp-content to seed new media'
+if [ ! -d "$SEED" ] && ! mountpoint -q "$WP_CONTENT"; then
+  cp -a "$WP_CONTENT" "$SEED"
+fi
+
+mount_efs() {
+  at "mounting EFS $WP_EFS_ID over TLS"
+  # amazon-efs-utils is not packaged for Debian: stunnel4 is, and the tunnel is what efs-utils builds too.
+  cat > /etc/scalable-wordpress/efs-tunnel.conf <<EOF
+foreground = yes
+pid =
+[efs]
+client = yes
+accept = 127.0.0.1:20049
+connect = $WP_EFS_DNS_NAME:2049
+delay = yes
+sslVersionMin = TLSv1.2
+verifyChain = yes
+CAfile = /etc/ssl/certs/ca-certificates.crt
+checkHost = $WP_EFS_DNS_NAME
+TIMEOUTclose = 0
+TIMEOUTidle = 43200
+EOF
+  cat > /etc/systemd/system/scalable-wordpress-efs-tunnel.service <<'EOF'
+[Unit]
+Description=TLS tunnel to the site's EFS file system
+Before=remote-fs-pre.target
+Wants=network-online.target
+After=network-online.target
+[Service]
+ExecStart=/usr/bin/stunnel4 /etc/scalable-wordpress/efs-tunnel.conf
+Restart=always
+[Install]
+WantedBy=multi-user.target
+EOF
+  systemctl daemon-reload
+  systemctl enable --now scalable-wordpress-efs-tunnel.service
+  local options=nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,port=20049,_netdev
+  sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
+  echo "127.0.0.1:/ $WP_CONTENT nfs4 $options,x-systemd.requires=scalable-wordpress-efs-tunnel.service 0 0" >> /etc/fstab
+  mountpoint -q "$WP_CONTENT" || mount "$WP_CONTENT"
+}
+
+ebs_device() {
+  local serial=${WP_EBS_VOLUME_ID//-/}
+  for dev in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial" /dev/xvdf /dev/sdf; do
+    [ -b "$dev" ] && { echo "$dev"; return 0; }
+  done
+  return 1
+}
+
+mount_ebs() {
+  at "attaching EBS volume $WP_EBS_VOLUME_ID"
+  local state attached_to
+  for _ in $(seq 1 90); do
+    read -r state attached_to < <(aws ec2 describe-volumes --region "$WP_REGION" --volume-ids "$WP_EBS_VOLUME_ID" \
+      --query 'Volumes[0].[State, Attachments[0].InstanceId]' --output text)
+    [ "$attached_to" = "$INSTANCE_ID" ] && break
+    if [ "$state" = available ]; then
+      aws ec2 attach-volume --region "$WP_REGION" --volume-id "$WP_EBS_VOLUME_ID" --instance-id "$INSTANCE_ID" --device /dev/sdf >/dev/null \
+        || step 'attach refused; retrying'
+    else
+      step "volume is $state, attached to $attached_to: waiting for the old instance to let go"
+    fi
+    sleep 10
+  done
+  [ "$attached_to" = "$INSTANCE_ID" ]
+  local device
+  for _ in $(seq 1 60); do device=$(ebs_device) && break; sleep 2; done
+  [ -n "${device:-}" ]
+  # Format only a volume that holds no file system: a replacement instance must find the old uploads.
+  if ! blkid "$device" >/dev/null 2>&1; then
+    at "formatting the new volume $device"
+    mkfs.ext4 -q -L wp-content "$device"
+  fi
+  local uuid
+  uuid=$(blkid -s UUID -o value "$device")
+  sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
+  echo "UUID=$uuid $WP_CONTENT ext4 defaults,nofail 0 2" >> /etc/fstab
+  systemctl daemon-reload
+  mountpoint -q "$WP_CONTENT" || mount "$WP_CONTENT"
+}
+
+case "$WP_MEDIA" in
+  efs) mount_efs ;;
+  ebs) mount_ebs ;;
+  *) step "unknown media '$WP_MEDIA'"; false ;;
+esac
+
+at 'preparing wp-content'
+# Only now, on the mounted media, are ownership and seed files set: doing it before the mount would
+# change the hidden directory underneath and leave the media unwritable.
+cp -a --update=none "$SEED/." "$WP_CONTENT/"
+install -d -o www-data -g www-data "$WP_CONTENT/uploads" "$WP_CONTENT/upgrade"
+chown www-data:www-data "$WP_CONTENT" "$WP_CONTENT/plugins" "$WP_CONTENT/themes" "$WP_CONTENT/uploads"
+if [ "$WP_DB_ENGINE" = aurora-mysql ]; then
+  install -m 0644 "$HERE/db.php" "$WP_CONTENT/db.php"
+else
+  rm -f "$WP_CONTENT/db.php"
+fi
+
+at 'reading secrets'
+secret() {
+  aws secretsmanager get-secret-value --region "$WP_REGION" --secret-id "$1" --query SecretString --output text
+}
+db_secret=$(secret "$WP_DB_SECRET_ARN")
+salts=$(secret "$WP_SALTS_SECRET_ARN")
+admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
+
+at 'writing wp-config.php'
+export WP_SITE_URL WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT
+printf '%s\0%s' "$db_secret" "$salts" | php "$HERE/write-config.php" /etc/wordpress/wp-config.php
+unset db_secret salts
+
+at 'configuring PHP-FPM and nginx'
+memory_mib=$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 1024 ))
+cpus=$(nproc)
+# Each PHP worker takes about 80 MiB with WordPress; keep 768 MiB for the system, nginx and OPcache,
+# and no more than 16 workers per CPU, past which more workers only queue for the CPU.
+workers=$(( (memory_mib - 768) / 80 ))
+[ "$workers" -le $((cpus * 16)) ] || workers=$((cpus * 16))
+[ "$workers" -ge 4 ] || workers=4
+cat > "/etc/php/$PHP_VERSION/fpm/pool.d/www.conf" <<EOF
+; Written by cdk-scalable-wordpress from this instance's memory ($memory_mib MiB) and CPUs ($cpus).
+[www]
+user = www-data
+group = www-data
+listen = /run/php/php$PHP_VERSION-fpm.sock
+listen.owner = www-data
+listen.group = www-data
+pm = dynamic
+pm.max_children = $workers
+pm.start_servers = $(( cpus * 2 ))
+pm.min_spare_servers = $(( cpus ))
+pm.max_spare_servers = $(( cpus * 4 ))
+pm.max_requests = 1000
+EOF
+install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/fpm/conf.d/90-scalable-wordpress.ini"
+install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/cli/conf.d/90-scalable-wordpress.ini"
+sed "s#@PHP_SOCKET@#/run/php/php$PHP_VERSION-fpm.sock#g" "$HERE/nginx-site.conf" > /etc/nginx/sites-available/scalable-wordpress
+ln -sfn /etc/nginx/sites-available/scalable-wordpress /etc/nginx/sites-enabled/default
+nginx -t -q
+systemctl enable "php$PHP_VERSION-fpm" nginx
+systemctl restart "php$PHP_VERSION-fpm" nginx
+
+at 'installing WordPress (once for the whole fleet)'
+printf '%s' "$admin_secret" | runuser -u www-data -- php "$HERE/install.php"
+unset admin_secret
+
+at 'scheduling wp-cron'
+cat > /etc/systemd/system/scalable-wordpress-cron.service <<EOF
+[Unit]
+Description=WordPress scheduled events (one instance at a time, fleet-wide)
+[Service]
+Type=oneshot
+User=www-data
+ExecStart=/usr/bin/php $HERE/cron.php
+EOF
+cat > /etc/systemd/system/scalable-wordpress-cron.timer <<'EOF'
+[Unit]
+Description=Run WordPress scheduled events every minute
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=1min
+[Install]
+WantedBy=timers.target
+EOF
+systemctl daemon-reload
+systemctl enable --now scalable-wordpress-cron.timer
+
+at 'checking that WordPress serves'
+host=$(php -r 'echo parse_url(getenv("WP_SITE_URL"), PHP_URL_HOST);')
+for _ in $(seq 1 30); do
+  if curl -fsS -o /dev/null "http://127.0.0.1$WP_HEALTH_CHECK_PATH" \
+     && curl -fsS -o /dev/null -H "Host: $host" -H "X-Forwarded-Proto: ${WP_SITE_URL%%:*}" http://127.0.0.1/; then
+    served=yes; break
+  fi
+  sleep 2
+done
+[ "${served:-}" = yes ]
+
+CURRENT_STEP='signalling success'
+step "WordPress serves; boot took $(( $(date +%s) - started )) s"
+signal SUCCESS

@@ -1,11 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
+import { ArchiveEntry, deterministicTarGz } from './archive';
 
 /** Where the boot script finds what the stack tells it. */
 export const SITE_ENV_FILE = '/etc/scalable-wordpress/site.env';
-/** Where the user data installs the boot script. */
-export const BOOT_SCRIPT_PATH = '/usr/local/sbin/scalable-wordpress-boot';
+/** Where the user data unpacks the boot files (assets/boot in the package). */
+export const BOOT_DIR = '/usr/local/lib/scalable-wordpress';
+/** The boot files, beside the compiled code in the package. */
+const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'boot');
 
 /**
  * Everything an instance needs to know to boot into the site. No secret value is here: only the
@@ -25,10 +28,14 @@ export interface BootInputs {
   readonly dbReaderHost?: string;
   readonly dbPort: string;
   readonly dbName: string;
+  /** Where the instance downloads the CA bundle that signs the database's certificate. */
+  readonly dbCaBundleUrl: string;
   readonly saltsSecretArn: string;
   readonly adminSecretArn: string;
   readonly media: string;
   readonly fileSystemId?: string;
+  /** The file system's DNS name, which the TLS tunnel connects to. */
+  readonly fileSystemDnsName?: string;
   readonly volumeId?: string;
 }
 
@@ -50,10 +57,12 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_DB_READER_HOST: inputs.dbReaderHost ?? '',
     WP_DB_PORT: inputs.dbPort,
     WP_DB_NAME: inputs.dbName,
+    WP_DB_CA_BUNDLE_URL: inputs.dbCaBundleUrl,
     WP_SALTS_SECRET_ARN: inputs.saltsSecretArn,
     WP_ADMIN_SECRET_ARN: inputs.adminSecretArn,
     WP_MEDIA: inputs.media,
     WP_EFS_ID: inputs.fileSystemId ?? '',
+    WP_EFS_DNS_NAME: inputs.fileSystemDnsName ?? '',
     WP_EBS_VOLUME_ID: inputs.volumeId ?? '',
   };
   const envLines = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
@@ -65,17 +74,37 @@ export function bootCommands(inputs: BootInputs): string[] {
     `cat > ${SITE_ENV_FILE} <<'SCALABLE_WORDPRESS_ENV'`,
     ...envLines,
     'SCALABLE_WORDPRESS_ENV',
-    `cat > ${BOOT_SCRIPT_PATH} <<'SCALABLE_WORDPRESS_BOOT'`,
-    bootScript().trimEnd(),
+    `install -d -m 0755 ${BOOT_DIR}`,
+    `base64 -d <<'SCALABLE_WORDPRESS_BOOT' | tar -xzf - -C ${BOOT_DIR} --no-same-owner`,
+    bootArchiveBase64(),
     'SCALABLE_WORDPRESS_BOOT',
-    `chmod 0755 ${BOOT_SCRIPT_PATH}`,
-    `exec ${BOOT_SCRIPT_PATH}`,
+    `exec ${BOOT_DIR}/boot.sh`,
   ];
 }
 
-/** The boot script, shipped in the package beside the compiled code. */
-export function bootScript(): string {
-  return fs.readFileSync(path.join(__dirname, '..', '..', 'assets', 'boot', 'boot.sh'), 'utf8');
+/**
+ * The boot files, gzipped and base64-encoded. Compressed, they fit EC2's 16 KiB limit on user data;
+ * the archive is deterministic, so an unchanged boot script never rolls the instances.
+ */
+export function bootArchiveBase64(): string {
+  return deterministicTarGz(bootFiles()).toString('base64');
+}
+
+/** The boot files as shipped in the package: the same for every site. */
+export function bootFiles(): ArchiveEntry[] {
+  return fs.readdirSync(ASSETS_DIR).sort().map((name) => {
+    const file = path.join(ASSETS_DIR, name);
+    return { name, content: fs.readFileSync(file), executable: isExecutable(file) };
+  });
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

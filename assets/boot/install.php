@@ -1,0 +1,49 @@
+<?php
+/**
+ * cdk-scalable-wordpress: installs WordPress once for the whole fleet, and upgrades its database
+ * after a new WordPress package.
+ *
+ * Usage: printf '%s' "$admin_secret_json" | php install.php   (as www-data)
+ * Instances race at first boot, so the work runs under a MySQL lock: the first installs, the others
+ * wait, then find WordPress installed and skip. wp-cli is not packaged in Debian, so this calls
+ * wp_install() itself.
+ */
+define('WP_INSTALLING', true);
+$_SERVER['HTTP_HOST'] = parse_url(getenv('WP_SITE_URL') ?: 'http://localhost', PHP_URL_HOST);
+$_SERVER['REQUEST_URI'] = '/';
+require_once '/usr/share/wordpress/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+require_once ABSPATH . 'wp-includes/version.php';
+
+function fail(string $message): never {
+    fwrite(STDERR, "install.php: $message\n");
+    exit(1);
+}
+
+$admin = json_decode(stream_get_contents(STDIN), true);
+if (!is_array($admin) || !isset($admin['username'], $admin['email'], $admin['password'])) {
+    fail('the admin secret is not JSON with a username, an email and a password');
+}
+
+global $wpdb, $wp_db_version;
+if ($wpdb->get_var("SELECT GET_LOCK('scalable-wordpress-install', 600)") !== '1') {
+    fail('could not take the install lock within 10 minutes');
+}
+try {
+    if (!is_blog_installed()) {
+        $result = wp_install(getenv('WP_SITE_TITLE') ?: 'WordPress', $admin['username'], $admin['email'], true, '', wp_slash($admin['password']));
+        if (is_wp_error($result)) {
+            fail('wp_install failed: ' . $result->get_error_message());
+        }
+        // Plain permalinks become pretty ones; nginx routes everything to index.php.
+        update_option('permalink_structure', '/%postname%/');
+        echo "install.php: installed WordPress, administrator '{$admin['username']}'\n";
+    } elseif ((int) get_option('db_version') !== (int) $wp_db_version) {
+        wp_upgrade();
+        echo "install.php: upgraded the database to version $wp_db_version\n";
+    } else {
+        echo "install.php: WordPress is installed already\n";
+    }
+} finally {
+    $wpdb->query("SELECT RELEASE_LOCK('scalable-wordpress-install')");
+}

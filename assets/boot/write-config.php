@@ -1,0 +1,91 @@
+<?php
+/**
+ * cdk-scalable-wordpress: writes wp-config.php.
+ *
+ * Usage: printf '%s\0%s' "$db_secret_json" "$salts" | php write-config.php /etc/wordpress/wp-config.php
+ * Site inputs come from the environment (WP_*). Every value is written with var_export, PHP's own
+ * escaping: salts contain $, ' and \, which break shell heredocs and naive string building.
+ */
+const SALT_NAMES = ['AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY',
+    'AUTH_SALT', 'SECURE_AUTH_SALT', 'LOGGED_IN_SALT', 'NONCE_SALT'];
+const SALT_LENGTH = 64;
+
+function fail(string $message): never {
+    fwrite(STDERR, "write-config.php: $message\n");
+    exit(1);
+}
+
+function env(string $name, bool $required = true): string {
+    $value = getenv($name);
+    if ($value === false || ($required && $value === '')) {
+        fail("$name is not set");
+    }
+    return (string) $value;
+}
+
+$target = $argv[1] ?? fail('usage: write-config.php TARGET');
+$parts = explode("\0", stream_get_contents(STDIN), 2);
+if (count($parts) !== 2) {
+    fail('expected the database secret and the salts on stdin, separated by a NUL byte');
+}
+[$dbJson, $salts] = $parts;
+$db = json_decode($dbJson, true);
+if (!is_array($db) || !isset($db['username'], $db['password'])) {
+    fail('the database secret is not JSON with a username and a password');
+}
+if (strlen($salts) !== count(SALT_NAMES) * SALT_LENGTH) {
+    fail('the salts secret must be ' . count(SALT_NAMES) * SALT_LENGTH . ' characters long, got ' . strlen($salts));
+}
+
+$port = env('WP_DB_PORT');
+$define = fn (string $name, $value) => 'define(' . var_export($name, true) . ', ' . var_export($value, true) . ");\n";
+
+$config = "<?php\n// Written by cdk-scalable-wordpress at every boot from Secrets Manager and the stack. Do not edit.\n";
+$config .= $define('DB_NAME', env('WP_DB_NAME'));
+$config .= $define('DB_USER', $db['username']);
+$config .= $define('DB_PASSWORD', $db['password']);
+$config .= $define('DB_HOST', env('WP_DB_WRITER_HOST') . ':' . $port);
+$config .= $define('DB_CHARSET', 'utf8mb4');
+$config .= $define('DB_COLLATE', '');
+// The database requires TLS (require_secure_transport); its CA is in the system trust store.
+$config .= "define('MYSQL_CLIENT_FLAGS', MYSQLI_CLIENT_SSL);\n";
+if (env('WP_DB_ENGINE') === 'aurora-mysql') {
+    // Read by the db.php drop-in, which sends anonymous reads to the readers.
+    $config .= $define('SCALABLE_WP_DB_READER_HOST', env('WP_DB_READER_HOST') . ':' . $port);
+}
+foreach (SALT_NAMES as $i => $name) {
+    $config .= $define($name, substr($salts, $i * SALT_LENGTH, SALT_LENGTH));
+}
+$config .= '$table_prefix = ' . var_export('wp_', true) . ";\n";
+$config .= $define('WP_HOME', env('WP_SITE_URL'));
+$config .= $define('WP_SITEURL', env('WP_SITE_URL'));
+$config .= $define('WP_CONTENT_DIR', env('WP_CONTENT'));
+$config .= $define('WP_CONTENT_URL', env('WP_SITE_URL') . '/wp-content');
+$config .= <<<'PHP'
+// Only the load balancer reaches the instances, so its X-Forwarded-Proto can be trusted.
+if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https') {
+    $_SERVER['HTTPS'] = 'on';
+}
+// wp-cron runs from a systemd timer under a fleet-wide lock, not on page views.
+define('DISABLE_WP_CRON', true);
+// Core comes from Debian's package and is upgraded by apt, not by WordPress.
+define('WP_AUTO_UPDATE_CORE', false);
+define('DISALLOW_FILE_EDIT', true);
+define('FS_METHOD', 'direct');
+define('WP_MEMORY_LIMIT', '128M');
+define('WP_MAX_MEMORY_LIMIT', '256M');
+if (!defined('ABSPATH')) {
+    define('ABSPATH', '/usr/share/wordpress/');
+}
+require_once ABSPATH . 'wp-settings.php';
+
+PHP;
+
+$tmp = $target . '.new';
+if (file_put_contents($tmp, $config) === false) {
+    fail("cannot write $tmp");
+}
+chmod($tmp, 0640);
+chgrp($tmp, 'www-data');
+rename($tmp, $target) || fail("cannot move $tmp to $target");
+echo "write-config.php: wrote $target\n";

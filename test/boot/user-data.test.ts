@@ -1,0 +1,60 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { WordPressDatabase, WordPressMedia } from '../../src';
+import { bootArchiveBase64, bootFiles } from '../../src/boot/user-data';
+import { synth, userDataOf } from '../util';
+
+const ASSETS = path.join(__dirname, '..', '..', 'assets', 'boot');
+
+describe('the boot archive in the user data', () => {
+  test('is the same bytes on every synthesis, so an unchanged boot never rolls the instances', () => {
+    expect(bootArchiveBase64()).toEqual(bootArchiveBase64());
+    const a = userDataOf(synth().template);
+    const b = userDataOf(synth().template);
+    expect(a).toEqual(b);
+  });
+
+  test('unpacks with tar into exactly the files of assets/boot, executables executable', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boot-'));
+    try {
+      execFileSync('tar', ['-xzf', '-', '-C', dir, '--no-same-owner'], { input: Buffer.from(bootArchiveBase64(), 'base64') });
+      const names = fs.readdirSync(dir).sort();
+      expect(names).toEqual(fs.readdirSync(ASSETS).sort());
+      expect(names).toContain('boot.sh');
+      for (const name of names) {
+        expect(fs.readFileSync(path.join(dir, name))).toEqual(fs.readFileSync(path.join(ASSETS, name)));
+      }
+      expect(fs.statSync(path.join(dir, 'boot.sh')).mode.toString(8)).toMatch(/755$/);
+      expect(fs.statSync(path.join(dir, 'db.php')).mode.toString(8)).toMatch(/644$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['Aurora + EFS + domain', { database: WordPressDatabase.auroraReplicas({ readers: 2 }), media: WordPressMedia.efs(), siteTitle: 'A'.repeat(100) }],
+    ['RDS + EBS', { database: WordPressDatabase.rdsMultiAz(), media: WordPressMedia.ebs() }],
+  ])('%s fits EC2\'s 16 KiB limit on user data, with every token at a realistic length', (_, props) => {
+    // Tokens render as ${Ref:...}; in the deployed template each becomes an ARN, a host name or an ID.
+    const rendered = userDataOf(synth(props).template).replace(/\$\{[^}]+\}/g, 'x'.repeat(110));
+    expect(Buffer.byteLength(rendered)).toBeLessThan(16 * 1024);
+  });
+
+  test('ends by running the boot script', () => {
+    const userData = userDataOf(synth().template);
+    expect(userData.trimEnd().split('\n').pop()).toBe('exec /usr/local/lib/scalable-wordpress/boot.sh');
+  });
+});
+
+describe('the boot files', () => {
+  test('are valid bash and pass shellcheck', () => {
+    execFileSync('bash', ['-n', path.join(ASSETS, 'boot.sh')]);
+    execFileSync('shellcheck', ['-S', 'style', path.join(ASSETS, 'boot.sh')], { stdio: 'pipe' });
+  });
+
+  test.each(bootFiles().filter((f) => f.name.endsWith('.php')).map((f) => f.name))('%s is valid PHP', (name) => {
+    execFileSync('php', ['-l', path.join(ASSETS, name)], { stdio: 'pipe' });
+  });
+});

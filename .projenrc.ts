@@ -32,8 +32,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   typescriptVersion: TYPESCRIPT_VERSION,
   projenVersion: '0.103.25',
 
-  // integ tests are run by integ-runner (issue: integ tests); projen's own integ system stays off so the two don't overlap.
+  // Integ tests (test/integ.*.ts) are run by integ-runner; projen's own integ system stays off so the two don't overlap.
   integrationTestAutoDiscover: false,
+  experimentalIntegRunner: true,
 
   jestOptions: {
     // A changed snapshot must fail CI instead of being rewritten silently.
@@ -88,6 +89,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
 // Added after construction: the Jest component registers these unpinned, and a later add replaces them.
 project.addDevDeps('jest@30.5.2', '@types/jest@30.0.0', 'ts-jest@29.4.15');
+// integ-runner 2.197.10 is the newest, and reads the cloud-assembly schema that aws-cdk-lib 2.257 writes.
+for (const dep of ['@aws-cdk/integ-runner', '@aws-cdk/integ-tests-alpha']) {
+  project.deps.removeDependency(dep);
+}
+project.addDevDeps('@aws-cdk/integ-runner@2.197.10', '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0');
 
 // The npm package holds the library and the boot assets it reads at synth time, nothing else.
 for (const ignored of ['/.ci/', '/cdk.out/', '/examples/', '/rosetta/', '/lab/', '/test-reports/', '/coverage/']) {
@@ -99,6 +105,26 @@ project.package.file.addOverride('jsii.metadata.jsii.rosetta.strict', true);
 project.postCompileTask.exec('jsii-rosetta extract --strict --fail');
 // jsii's reserved-word warnings stay on: a prop named like a keyword in Python, Java, C# or Go is a bug.
 project.compileTask.reset('jsii');
+
+// Integ snapshots: `integ` (run by `test`) verifies them offline and fails on any change; these refresh them
+// offline, or deploy every scenario (or the ones named) for real, assert live, and destroy.
+project.addTask('integ:snapshot', {
+  description: 'Refresh the integ test snapshots offline (no deploy)',
+  exec: 'integ-runner --language typescript --update-on-failed --dry-run',
+  receiveArgs: true,
+});
+project.addTask('integ:deploy', {
+  description: 'Deploy the integ tests to the account and region of the environment, run their live assertions, destroy them',
+  exec: 'integ-runner --language typescript --force --parallel-regions "${AWS_REGION:-us-east-1}"',
+  receiveArgs: true,
+});
+
+// Without a region, integ-runner probes the EC2 metadata service for one: give it the caller's, or a default.
+for (const name of ['integ', 'integ:snapshot', 'integ:deploy']) {
+  const task = project.tasks.tryFind(name)!;
+  task.env('AWS_REGION', '$(echo ${AWS_REGION:-us-east-1})');
+  task.env('CDK_DISABLE_CLI_TELEMETRY', 'true');
+}
 
 // The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
 project.testTask.prependExec('bash scripts/test-deps.sh');

@@ -1,7 +1,7 @@
 // Shared by the integ tests (test/integ.*.ts): one destroyable site in an environment-agnostic stack,
 // with the live assertions every layout must pass once deployed. Not an integ test itself.
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnAutoScalingGroup } from 'aws-cdk-lib/aws-autoscaling';
 import { ScalableWordPress, ScalableWordPressProps } from '../src';
 

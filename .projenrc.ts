@@ -126,6 +126,19 @@ for (const name of ['integ', 'integ:snapshot', 'integ:deploy']) {
   task.env('CDK_DISABLE_CLI_TELEMETRY', 'true');
 }
 
+// Packages for every language; the scripts say why .NET and Go may be generated without being compiled.
+project.tasks.tryFind('package:dotnet')!.reset('bash scripts/package-dotnet.sh');
+project.tasks.tryFind('package:go')!.reset('bash scripts/package-go.sh');
+
+// Consumers: a Python and a Java program install the built packages (not the sources) and synthesize a site.
+const consumers = project.addTask('test:consumers', {
+  description: 'Build the Python and Java packages, then run the Python and Java consumer programs against them',
+});
+consumers.spawn(project.tasks.tryFind('package:python')!);
+consumers.spawn(project.tasks.tryFind('package:java')!);
+consumers.exec('bash test/consumers/python/run.sh');
+consumers.exec('bash test/consumers/java/run.sh');
+
 // The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
 project.testTask.prependExec('bash scripts/test-deps.sh');
 

@@ -134,13 +134,24 @@ project.tasks.tryFind('package:go')!.reset('bash scripts/package-go.sh');
 const consumers = project.addTask('test:consumers', {
   description: 'Build the Python and Java packages, then run the Python and Java consumer programs against them',
 });
+consumers.spawn(project.compileTask);
 consumers.spawn(project.tasks.tryFind('package:python')!);
 consumers.spawn(project.tasks.tryFind('package:java')!);
 consumers.exec('bash test/consumers/python/run.sh');
 consumers.exec('bash test/consumers/java/run.sh');
 
+project.addTask('bench:consumers', {
+  description: 'Benchmark: how long synthesizing the example site takes in TypeScript, Python and Java',
+  steps: [
+    { spawn: 'package:python' },
+    { spawn: 'package:java' },
+    { exec: 'python3 benchmarks/consumer-synth.py' },
+  ],
+});
+
 // The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
 project.testTask.prependExec('bash scripts/test-deps.sh');
+project.testTask.spawn(consumers);
 
 // The example site: the README's first command synthesizes it to cdk.out with no AWS credentials.
 new JsonFile(project, 'examples/tsconfig.json', {

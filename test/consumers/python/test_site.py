@@ -1,28 +1,15 @@
 """A Python user's program: synthesize a site with cdk-scalable-wordpress, installed from its wheel."""
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
 
+from app import build_app
 from cdk_scalable_wordpress import ScalableWordPress, WordPressDatabase, WordPressMedia
 
 
 @pytest.fixture(scope="module")
 def template() -> Template:
-    app = cdk.App()
-    stack = cdk.Stack(app, "Blog")
-    zone = route53.HostedZone.from_hosted_zone_attributes(
-        stack, "Zone", hosted_zone_id="Z0000000EXAMPLE", zone_name="example.com"
-    )
-    ScalableWordPress(
-        stack,
-        "Site",
-        database=WordPressDatabase.aurora_replicas(readers=2),
-        media=WordPressMedia.efs(),
-        domain_name="blog.example.com",
-        domain_zone=zone,
-    )
-    return Template.from_stack(stack)
+    return Template.from_stack(build_app())
 
 
 def test_aurora_has_one_writer_and_two_readers(template: Template) -> None:

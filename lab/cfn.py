@@ -11,7 +11,7 @@ template's own settings (length, template, key, excluded characters), so the boo
 of the real shape: salts full of $, ' and \\.
 
 Usage: cfn.py TEMPLATE VALUES.json OUT_DIR
-  VALUES.json: {"region", "urlSuffix", "accountId", "writerHost", "readerHost", "dbPort", "siteHost",
+  VALUES.json: {"region", "urlSuffix", "accountId", "stackName", "writerHost", "readerHost", "dbPort", "siteHost",
                 "fileSystemId", "volumeId"}
   writes OUT_DIR/user-data and OUT_DIR/secrets.json ({arn: secret string}) and OUT_DIR/stack.json
   ({stackName, signalResource}).
@@ -30,7 +30,8 @@ class Unresolvable(Exception):
 
 
 def secret_arn(values, logical_id):
-    return f"arn:aws:secretsmanager:{values['region']}:{values['accountId']}:secret:{logical_id}-lab"
+    # Unique per stack, as real ARNs are: two stacks of the same construct share logical IDs.
+    return f"arn:aws:secretsmanager:{values['region']}:{values['accountId']}:secret:{values['stackName']}-{logical_id}-lab"
 
 
 def resolve_ref(template, values, name):
@@ -39,7 +40,7 @@ def resolve_ref(template, values, name):
         'AWS::URLSuffix': values['urlSuffix'],
         'AWS::AccountId': values['accountId'],
         'AWS::Partition': 'aws',
-        'AWS::StackName': values.get('stackName', 'Lab'),
+        'AWS::StackName': values['stackName'],
     }
     if name in pseudo:
         return pseudo[name]

@@ -7,7 +7,7 @@
 # fails the deploy instead of leaving a half-working instance in service.
 #
 # Secrets are read into shell variables and handed to PHP on stdin: never on a command line, in a
-# file other than wp-config.php (0640 root:www-data), or in the log. Do not add `set -x`.
+# file other than /etc/wordpress/config-default.php (0640 root:www-data), or in the log. Do not add `set -x`.
 set -Eeuo pipefail
 umask 022
 
@@ -58,13 +58,15 @@ install_packages() {
     apt-get update -q && break
     step "apt-get update failed (attempt $attempt), retrying"; sleep $((attempt * 5))
   done
-  # The web server and PH-FPM first, so that Debian's wordpress package finds its web server and PHP
+  # The web server and PHP-FPM first, so that Debian's wordpress package finds its web server and PHP
   # already there instead of pulling in Apache.
   apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
     nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
     "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
     "php$PHP_VERSION-opcache" awscli ca-certificates curl e2fsprogs stunnel4 nfs-common
-  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold wordpress
+  # php8.4 satisfies wordpress's "libapache2-mod-php | php" without Apache; the theme gives a fresh site a look.
+  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
+    "php$PHP_VERSION" wordpress wordpress-theme-twentytwentyfive
 }
 install_packages
 
@@ -117,7 +119,7 @@ EOF
   local options=nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,port=20049,_netdev
   sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
   echo "127.0.0.1:/ $WP_CONTENT nfs4 $options,x-systemd.requires=scalable-wordpress-efs-tunnel.service 0 0" >> /etc/fstab
-  mountpoint -q "$WP_CONTENT" || mount "$WP_CONTENT"
+  mountpoint -q "$WP_CONTENT" || mount -t nfs4 -o "$options" 127.0.0.1:/ "$WP_CONTENT"
 }
 
 ebs_device() {
@@ -157,7 +159,7 @@ mount_ebs() {
   sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
   echo "UUID=$uuid $WP_CONTENT ext4 defaults,nofail 0 2" >> /etc/fstab
   systemctl daemon-reload
-  mountpoint -q "$WP_CONTENT" || mount "$WP_CONTENT"
+  mountpoint -q "$WP_CONTENT" || mount -t ext4 "$device" "$WP_CONTENT"
 }
 
 case "$WP_MEDIA" in
@@ -186,12 +188,13 @@ db_secret=$(secret "$WP_DB_SECRET_ARN")
 salts=$(secret "$WP_SALTS_SECRET_ARN")
 admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
 
-at 'writing wp-config.php'
-export WP_SITE_URL WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT
-printf '%s\0%s' "$db_secret" "$salts" | php "$HERE/write-config.php" /etc/wordpress/wp-config.php
+at 'writing the WordPress configuration'
+export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT
+printf '%s\0%s' "$db_secret" "$salts" | php "$HERE/write-config.php" /etc/wordpress/config-default.php
 unset db_secret salts
 
 at 'configuring PHP-FPM and nginx'
+min() { echo $(( $1 < $2 ? $1 : $2 )); }
 memory_mib=$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 1024 ))
 cpus=$(nproc)
 # Each PHP worker takes about 80 MiB with WordPress; keep 768 MiB for the system, nginx and OPcache,
@@ -209,9 +212,9 @@ listen.owner = www-data
 listen.group = www-data
 pm = dynamic
 pm.max_children = $workers
-pm.start_servers = $(( cpus * 2 ))
-pm.min_spare_servers = $(( cpus ))
-pm.max_spare_servers = $(( cpus * 4 ))
+pm.start_servers = $(min $((cpus * 2)) "$workers")
+pm.min_spare_servers = $(min "$cpus" "$workers")
+pm.max_spare_servers = $(min $((cpus * 4)) "$workers")
 pm.max_requests = 1000
 EOF
 install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/fpm/conf.d/90-scalable-wordpress.ini"
@@ -233,6 +236,7 @@ Description=WordPress scheduled events (one instance at a time, fleet-wide)
 [Service]
 Type=oneshot
 User=www-data
+Environment=WP_SITE_URL=$WP_SITE_URL
 ExecStart=/usr/bin/php $HERE/cron.php
 EOF
 cat > /etc/systemd/system/scalable-wordpress-cron.timer <<'EOF'

@@ -8,6 +8,15 @@
  * wait, then find WordPress installed and skip. wp-cli is not packaged in Debian, so this calls
  * wp_install() itself.
  */
+// WordPress ends a failed database connection with wp_die(), which exits with status 0 under PHP's CLI:
+// only reaching the end of this script counts as success.
+$scalable_wp_done = false;
+register_shutdown_function(function () {
+    if (!$GLOBALS['scalable_wp_done']) {
+        fwrite(STDERR, "install.php: WordPress stopped before the install finished (see above)\n");
+        exit(1);
+    }
+});
 define('WP_INSTALLING', true);
 $_SERVER['HTTP_HOST'] = parse_url(getenv('WP_SITE_URL') ?: 'http://localhost', PHP_URL_HOST);
 $_SERVER['REQUEST_URI'] = '/';
@@ -36,7 +45,9 @@ try {
             fail('wp_install failed: ' . $result->get_error_message());
         }
         // Plain permalinks become pretty ones; nginx routes everything to index.php.
-        update_option('permalink_structure', '/%postname%/');
+        global $wp_rewrite;
+        $wp_rewrite->set_permalink_structure('/%postname%/');
+        $wp_rewrite->flush_rules(false);
         echo "install.php: installed WordPress, administrator '{$admin['username']}'\n";
     } elseif ((int) get_option('db_version') !== (int) $wp_db_version) {
         wp_upgrade();
@@ -47,3 +58,4 @@ try {
 } finally {
     $wpdb->query("SELECT RELEASE_LOCK('scalable-wordpress-install')");
 }
+$scalable_wp_done = true;

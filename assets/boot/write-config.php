@@ -1,8 +1,10 @@
 <?php
 /**
- * cdk-scalable-wordpress: writes wp-config.php.
+ * cdk-scalable-wordpress: writes WordPress's configuration.
  *
- * Usage: printf '%s\0%s' "$db_secret_json" "$salts" | php write-config.php /etc/wordpress/wp-config.php
+ * Usage: printf '%s\0%s' "$db_secret_json" "$salts" | php write-config.php /etc/wordpress/config-default.php
+ * Debian's /usr/share/wordpress/wp-config.php loads /etc/wordpress/config-default.php, then sets ABSPATH,
+ * WP_AUTO_UPDATE_CORE (core is upgraded by apt), HTTPS from X-Forwarded-Proto, and loads wp-settings.php.
  * Site inputs come from the environment (WP_*). Every value is written with var_export, PHP's own
  * escaping: salts contain $, ' and \, which break shell heredocs and naive string building.
  */
@@ -41,6 +43,7 @@ $port = env('WP_DB_PORT');
 $define = fn (string $name, $value) => 'define(' . var_export($name, true) . ', ' . var_export($value, true) . ");\n";
 
 $config = "<?php\n// Written by cdk-scalable-wordpress at every boot from Secrets Manager and the stack. Do not edit.\n";
+$config .= "// Loaded by Debian's /usr/share/wordpress/wp-config.php, which then loads WordPress.\n";
 $config .= $define('DB_NAME', env('WP_DB_NAME'));
 $config .= $define('DB_USER', $db['username']);
 $config .= $define('DB_PASSWORD', $db['password']);
@@ -62,22 +65,13 @@ $config .= $define('WP_SITEURL', env('WP_SITE_URL'));
 $config .= $define('WP_CONTENT_DIR', env('WP_CONTENT'));
 $config .= $define('WP_CONTENT_URL', env('WP_SITE_URL') . '/wp-content');
 $config .= <<<'PHP'
-// Only the load balancer reaches the instances, so its X-Forwarded-Proto can be trusted.
-if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https') {
-    $_SERVER['HTTPS'] = 'on';
-}
 // wp-cron runs from a systemd timer under a fleet-wide lock, not on page views.
 define('DISABLE_WP_CRON', true);
-// Core comes from Debian's package and is upgraded by apt, not by WordPress.
-define('WP_AUTO_UPDATE_CORE', false);
 define('DISALLOW_FILE_EDIT', true);
 define('FS_METHOD', 'direct');
 define('WP_MEMORY_LIMIT', '128M');
 define('WP_MAX_MEMORY_LIMIT', '256M');
-if (!defined('ABSPATH')) {
-    define('ABSPATH', '/usr/share/wordpress/');
-}
-require_once ABSPATH . 'wp-settings.php';
+define('WP_ALLOW_MULTISITE', false);
 
 PHP;
 

@@ -1,0 +1,308 @@
+#!/bin/bash
+# The boot lab: proves, on this machine, that instances of the construct boot into a working WordPress.
+#
+# It synthesizes lab/app.ts, takes each stack's launch-template user data from the template, resolves its
+# CloudFormation references from a table of lab values (lab/cfn.py; an unknown reference fails), and boots
+# it unchanged on real software: Debian 13 containers (systemd-nspawn, cloud-init), nginx, PHP-FPM,
+# Debian's WordPress, MariaDB writer + replica, haproxy as the load balancer. Only what the missing cloud
+# forces is stood in (lab/README.md): IMDSv2, Secrets Manager, CloudFormation signals and EC2 volume calls
+# answered locally, EFS as a shared directory, EBS as a loop device.
+#
+# Scenario 1, Aurora + EFS: two instances race their first boot; then login, upload, read offload, replica
+# failure, instance failure, a second boot run. Scenario 2, RDS + EBS: the instance is replaced and the new
+# one re-attaches the volume. Scenario 3: a missing secret fails the boot.
+#
+# Writes a JUnit report to test-reports/lab.xml. Root only. LAB_KEEP=1 leaves everything running
+# (tear down with `lab/run.sh --down`).
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./common.sh
+. ./net.sh
+. ./standin.sh
+. ./db.sh
+. ./haproxy.sh
+. ./ebs.sh
+. ./instance.sh
+
+ROOT=$(cd .. && pwd)
+REPORT=$ROOT/test-reports/lab.xml
+HEALTH=/healthz.php
+SITE=site.lab
+TRUSTSTORE_IP=$LAB_SUBNET.4
+URL_SUFFIX=lab.test
+export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP truststore.pki.rds.$URL_SUFFIX"
+
+teardown() {
+  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all
+  [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "$LAB_WORK/truststore.pid")"
+  net_down
+}
+if [ "${1:-}" = --down ]; then teardown; exit 0; fi
+
+# ---- results: printed as they come, and a JUnit report at the end ----
+CASES=()
+PASSES=0
+FAILS=0
+xml() { python3 -c 'import sys, xml.sax.saxutils as s; print(s.quoteattr(sys.argv[1]))' "$1"; }
+check() { # check NAME CMD...: one test case
+  local name=$1; shift
+  local started=$SECONDS output
+  if output=$("$@" 2>&1); then
+    PASSES=$((PASSES + 1)); echo "PASS: $name"
+    CASES+=("<testcase classname=\"boot-lab\" name=$(xml "$name") time=\"$((SECONDS - started))\"/>")
+  else
+    FAILS=$((FAILS + 1)); echo "FAIL: $name"; printf '%s\n' "$output" | tail -20 | sed 's/^/    /'
+    CASES+=("<testcase classname=\"boot-lab\" name=$(xml "$name") time=\"$((SECONDS - started))\"><failure message=$(xml "$(printf '%s' "$output" | tail -5)")/></testcase>")
+  fi
+}
+write_report() {
+  mkdir -p "$(dirname "$REPORT")"
+  {
+    echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo "<testsuites name=\"boot lab\" tests=\"$((PASSES + FAILS))\" failures=\"$FAILS\" errors=\"0\">"
+    echo "<testsuite name=\"boot lab\" tests=\"$((PASSES + FAILS))\" failures=\"$FAILS\" errors=\"0\">"
+    printf '%s\n' "${CASES[@]}"
+    echo '</testsuite></testsuites>'
+  } >"$REPORT"
+}
+FIGURES=()
+figure() { FIGURES+=("$*"); lab_log "$*"; }
+
+on_exit() {
+  local rc=$?
+  write_report
+  echo; echo "Figures:"; printf '  %s\n' "${FIGURES[@]}"
+  echo "$PASSES passed, $FAILS failed"
+  if [ "${LAB_KEEP:-0}" = 1 ]; then lab_log "LAB_KEEP=1: left running; 'lab/run.sh --down' tears down"
+  else teardown >/dev/null 2>&1 || true; fi
+  [ "$rc" -ne 0 ] || [ "$FAILS" -eq 0 ] || rc=1
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+LAB_STARTED=$SECONDS
+
+# ---- the machine, the image, the stacks ----
+./setup-host.sh >/dev/null
+./image.sh
+(cd "$ROOT" && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx ts-node --project test/tsconfig.json lab/app.ts "$LAB_WORK/cdk.out" >/dev/null)
+
+# render STACK NAME: user data and secrets of a stack, in $LAB_WORK/render/NAME/
+render() {
+  local dir=$LAB_WORK/render/$2
+  mkdir -p "$dir"
+  cat >"$dir/values.json" <<EOF
+{"region": "$LAB_REGION", "urlSuffix": "$URL_SUFFIX", "accountId": "$LAB_ACCOUNT", "stackName": "$1",
+ "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
+ "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001"}
+EOF
+  python3 cfn.py "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir"
+}
+secret_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' "$@"; }
+secret_arn() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
+add_secrets() { # add_secrets DIR: every secret of the rendered stack into the stand-in
+  local arn
+  for arn in $(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))))' "$1/secrets.json"); do
+    standin_add_secret "$arn" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/secrets.json" "$arn")"
+  done
+}
+signal_of() { # signal_of INSTANCE_ID -> SUCCESS / FAILURE / nothing (the last one)
+  python3 -c 'import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+s = [x["Status"] for x in s if x["UniqueId"] == sys.argv[2]]
+print(s[-1] if s else "")' "$LAB_AWS/signals.jsonl" "$1"
+}
+iid() { cat "$LAB_INST/$1/instance-id"; }
+ip_of() { cat "$LAB_INST/$1/ip"; }
+# web NAME PATH [curl args]: a request to one instance, as the load balancer would send it
+web() { local n=$1 p=$2; shift 2; curl -s --max-time 20 --resolve "$SITE:80:$(ip_of "$n")" -H 'X-Forwarded-Proto: http' "$@" "http://$SITE$p"; }
+# lb PATH [curl args]: a request through the load balancer
+lb() { local p=$1; shift; curl -s --max-time 20 --resolve "$SITE:80:$LAB_HOST_IP" "$@" "http://$SITE$p"; }
+status() { "$@" -o /dev/null -w '%{http_code}'; }
+wait_healthy() { # wait_healthy SECONDS NAME: until the load balancer's check passes, echo seconds since boot
+  local end=$((SECONDS + $1))
+  until haproxy_status | grep -q "^$2 UP L7OK"; do
+    ((SECONDS < end)) || return 1
+    sleep 0.5
+  done
+  echo $((SECONDS - BOOTED[$2]))
+}
+declare -A BOOTED=()
+boot() { BOOTED[$1]=$SECONDS; inst_boot "$@"; }
+boot_log() { cat "$(inst_root "$1")/var/log/cloud-init-output.log" 2>/dev/null; }
+sha() { sha256sum | cut -d' ' -f1; }
+
+login() { # login NAME USER PASSWORD JAR: log in through one instance, cookies into JAR
+  web "$1" /wp-login.php -c "$4" -b 'wordpress_test_cookie=WP%20Cookie%20check' -o /dev/null \
+    --data-urlencode "log=$2" --data-urlencode "pwd=$3" -d 'wp-submit=Log+In' -d 'testcookie=1'
+  grep -q wordpress_logged_in_ "$4"
+}
+upload() { # upload NAME JAR FILE: upload through one instance's REST API, print the file's URL path
+  local nonce
+  nonce=$(web "$1" '/wp-admin/admin-ajax.php?action=rest-nonce' -b "$2")
+  web "$1" '/?rest_route=/wp/v2/media' -b "$2" -H "X-WP-Nonce: $nonce" -H 'Content-Type: image/png' \
+    -H "Content-Disposition: attachment; filename=$(basename "$3")" --data-binary "@$3" \
+    | python3 -c 'import json, sys, urllib.parse; print(urllib.parse.urlparse(json.load(sys.stdin)["source_url"]).path)'
+}
+make_png() { # make_png FILE: a real, random 64x64 PNG
+  python3 - "$1" <<'PY'
+import os, struct, sys, zlib
+w = h = 64
+raw = b''.join(b'\x00' + os.urandom(w * 3) for _ in range(h))
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff)
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open(sys.argv[1], 'wb').write(png)
+PY
+}
+
+# ---- lab services ----
+teardown >/dev/null 2>&1 || true
+rm -rf "$LAB_EFS_DIR" "$LAB_WORK/render" && mkdir -p "$LAB_EFS_DIR"
+net_up
+standin_init
+render LabAuroraEfs aurora
+render LabRdsEbs rds
+add_secrets "$LAB_WORK/render/aurora"
+add_secrets "$LAB_WORK/render/rds"
+ebs_create vol-0lab0000000000001 1
+standin_start
+# Secrets Manager-like download of the database CA bundle, over HTTPS, from the URL in the user data.
+ip addr add "$TRUSTSTORE_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
+pki_server truststore "DNS:truststore.pki.rds.$URL_SUFFIX"
+mkdir -p "$LAB_WORK/truststore/$LAB_REGION" && cp "$LAB_PKI/ca.crt" "$LAB_WORK/truststore/$LAB_REGION/$LAB_REGION-bundle.pem"
+setsid python3 -c '
+import http.server, ssl, sys, functools
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+server = http.server.ThreadingHTTPServer((sys.argv[1], 443), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[3], sys.argv[4])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()' "$TRUSTSTORE_IP" "$LAB_WORK/truststore" "$LAB_PKI/truststore.crt" "$LAB_PKI/truststore.key" \
+  </dev/null >"$LAB_WORK/truststore.out" 2>&1 &
+echo $! >"$LAB_WORK/truststore.pid"
+disown $!   # not a job of this shell: helpers that `wait` for their own jobs must not wait for it
+A=$LAB_WORK/render/aurora
+R=$LAB_WORK/render/rds
+db_start "$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_DB_SECRET_ARN)" password)" wordpress wordpress
+haproxy_start "$HEALTH" a="$LAB_SUBNET.11" b="$LAB_SUBNET.12"
+figure "lab services ready after $((SECONDS - LAB_STARTED)) s"
+ADMIN_USER=$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_ADMIN_SECRET_ARN)" username)
+ADMIN_PASSWORD=$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_ADMIN_SECRET_ARN)" password)
+
+# ==== Scenario 1: Aurora + EFS, two instances racing their first boot ====
+cp "$A/user-data" "$LAB_WORK/missing-secret-user-data"
+# Scenario 3 rides along: the same site, but its admin secret does not exist.
+sed -i "s#^WP_ADMIN_SECRET_ARN='\([^']*\)'#WP_ADMIN_SECRET_ARN='\1-missing'#" "$LAB_WORK/missing-secret-user-data"
+boot a "$LAB_SUBNET.11" "$A/user-data" --az "${LAB_REGION}a"
+boot b "$LAB_SUBNET.12" "$A/user-data" --az "${LAB_REGION}b"
+boot c "$LAB_SUBNET.13" "$LAB_WORK/missing-secret-user-data"
+for n in a b; do
+  if t=$(wait_healthy 600 "$n"); then figure "instance $n ($(iid "$n")): boot to healthy ${t} s; $(boot_log "$n" | grep -o 'boot took [0-9]* s' || true)"; fi
+done
+inst_wait a 60 || true
+inst_wait b 60 || true
+check '1. both instances signal SUCCESS' test "$(signal_of "$(iid a)") $(signal_of "$(iid b)")" = 'SUCCESS SUCCESS'
+check '1. both instances pass the load balancer health check' haproxy_wait_up 30 a b
+check '1. exactly one admin after two racing first boots' test "$(db_sql writer 'SELECT GROUP_CONCAT(user_login) FROM wordpress.wp_users')" = "$ADMIN_USER"
+serves_wordpress() { lb / | grep -q wp-content; }
+check '1. the site serves WordPress through the load balancer' serves_wordpress
+no_secret_in_logs() { ! grep -rqF -- "$ADMIN_PASSWORD" "$(inst_root a)/var/log/"; }
+check 'the admin password is nowhere in the instance logs' no_secret_in_logs
+check 'the configuration file is readable by root and www-data only' test "$(stat -c '%a %U %G' "$(inst_root a)/etc/wordpress/config-default.php")" = '640 root www-data'
+
+JAR=$LAB_WORK/cookies
+rm -f "$JAR"
+check '2. a login through instance A' login a "$ADMIN_USER" "$ADMIN_PASSWORD" "$JAR"
+dashboard_on() { web "$1" /wp-admin/ -b "$JAR" | grep -q Dashboard; }
+check '2. is accepted by instance B (shared keys and salts)' dashboard_on b
+
+PNG=$LAB_WORK/lab-upload.png
+make_png "$PNG"
+UPLOAD=$(upload a "$JAR" "$PNG" || true)
+lab_log "uploaded through A: $UPLOAD"
+check '3. an image uploaded through A is served byte-identical by B' test "$(web b "$UPLOAD" | sha)" = "$(sha <"$PNG")"
+
+# Aurora read offload: a lab-only probe, in the shared wp-content, reports which server answers a query.
+mkdir -p "$LAB_EFS_DIR/mu-plugins"
+cat >"$LAB_EFS_DIR/mu-plugins/lab-probe.php" <<'PHP'
+<?php
+// Lab-only probe, written by lab/run.sh into the shared wp-content: never part of the product.
+if (isset($_GET['lab_probe'])) {
+    add_action('init', function () {
+        global $wpdb;
+        if ($_GET['lab_probe'] === 'write-then-read') {
+            $wpdb->query("UPDATE {$wpdb->options} SET option_value = option_value WHERE option_name = 'blogname'");
+        }
+        header('Content-Type: text/plain');
+        echo 'server_id=' . $wpdb->get_var('SELECT @@server_id');
+        exit;
+    });
+}
+PHP
+for n in a b; do inst_exec "$n" systemctl stop scalable-wordpress-cron.timer || true; done
+for _ in 1 2; do lb / -o /dev/null; lb /hello-world/ -o /dev/null; done   # warm-up
+w0=$(db_selects writer); r0=$(db_selects reader)
+for _ in 1 2 3 4 5; do lb / -o /dev/null; lb /hello-world/ -o /dev/null; done
+w1=$(db_selects writer); r1=$(db_selects reader)
+on_writer=$((w1 - w0)); on_reader=$((r1 - r0))
+figure "10 anonymous page views: $on_reader SELECTs on the replica, $on_writer on the writer"
+offloaded() { [ "$on_reader" -gt 0 ] && [ $((on_reader * 100)) -ge $(((on_reader + on_writer) * 90)) ]; }
+check '4. anonymous page views read >= 90% from the replica' offloaded
+check '4. an anonymous read is answered by the replica' test "$(lb '/?lab_probe=read')" = 'server_id=2'
+check '4. a read after a write in the same request is answered by the writer' test "$(lb '/?lab_probe=write-then-read')" = 'server_id=1'
+db_stop_reader
+check '4. replica stopped: the site still serves' test "$(status lb /)" = 200
+check '4. replica stopped: reads fall back to the writer' test "$(lb '/?lab_probe=read')" = 'server_id=1'
+dashboard_through_lb() { lb /wp-admin/ -b "$JAR" | grep -q Dashboard; }
+check '4. replica stopped: wp-admin works' dashboard_through_lb
+db_start_reader
+
+before=$(sha <"$(inst_root b)/etc/wordpress/config-default.php")
+second_run_changes_nothing() {
+  inst_exec b /usr/local/lib/scalable-wordpress/boot.sh >"$LAB_WORK/second-run.log" 2>&1 || { tail -20 "$LAB_WORK/second-run.log"; return 1; }
+  test "$(sha <"$(inst_root b)/etc/wordpress/config-default.php")" = "$before"
+  test "$(db_sql writer 'SELECT COUNT(*) FROM wordpress.wp_users')" = 1
+  test "$(status web b /)" = 200
+}
+check 'a second run of the boot script succeeds and changes nothing' second_run_changes_nothing
+
+inst_kill a
+haproxy_wait_down() { local end=$((SECONDS + 20)); until haproxy_status | grep -q '^a DOWN'; do ((SECONDS < end)) || return 1; sleep 0.5; done; }
+haproxy_wait_down || true
+served=0
+for _ in $(seq 10); do [ "$(status lb /)" = 200 ] && served=$((served + 1)); done
+check '5. instance A killed: the site keeps serving through B (10 of 10)' test "$served" = 10
+check '5. nothing uploaded is lost' test "$(lb "$UPLOAD" | sha)" = "$(sha <"$PNG")"
+
+inst_wait c 120 >/dev/null 2>&1 || true
+check '7. a missing secret makes the boot signal FAILURE' test "$(signal_of "$(iid c)")" = FAILURE
+says_failed_step() { boot_log c | grep -q 'FAILED at line .* during: reading secrets'; }
+check '7. and the failed boot says which step failed' says_failed_step
+inst_destroy a; inst_destroy b; inst_destroy c
+
+# ==== Scenario 2: RDS Multi-AZ + EBS, the instance replaced ====
+db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;
+  ALTER USER 'wordpress'@'%' IDENTIFIED BY '$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_DB_SECRET_ARN)" password | sed "s/'/''/g")'"
+ADMIN_USER=$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_ADMIN_SECRET_ARN)" username)
+ADMIN_PASSWORD=$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_ADMIN_SECRET_ARN)" password)
+haproxy_start "$HEALTH" d="$LAB_SUBNET.14" e="$LAB_SUBNET.15"
+boot d "$LAB_SUBNET.14" "$R/user-data"
+if t=$(wait_healthy 600 d); then figure "instance d ($(iid d), EBS): boot to healthy ${t} s; $(boot_log d | grep -o 'boot took [0-9]* s' || true)"; fi
+check '6. the EBS instance signals SUCCESS' test "$(signal_of "$(iid d)")" = SUCCESS
+formatted() { boot_log "$1" | grep -q 'formatting the new volume'; }
+check '6. it formatted the new, empty volume' formatted d
+rm -f "$JAR"
+login d "$ADMIN_USER" "$ADMIN_PASSWORD" "$JAR" || true
+UPLOAD=$(upload d "$JAR" "$PNG" || true)
+lab_log "uploaded through d: $UPLOAD"
+check '6. an upload is served from the volume' test "$(web d "$UPLOAD" | sha)" = "$(sha <"$PNG")"
+inst_kill d
+boot e "$LAB_SUBNET.15" "$R/user-data"
+if t=$(wait_healthy 600 e); then figure "instance e ($(iid e), replacement): boot to healthy ${t} s; $(boot_log e | grep -o 'boot took [0-9]* s' || true)"; fi
+check '6. the replacement signals SUCCESS' test "$(signal_of "$(iid e)")" = SUCCESS
+reattached_unformatted() { ! formatted e && boot_log e | grep -q 'attaching EBS volume vol-0lab0000000000001'; }
+check '6. it re-attached the same volume without formatting it' reattached_unformatted
+check '6. and still serves the old upload, byte-identical' test "$(lb "$UPLOAD" | sha)" = "$(sha <"$PNG")"
+check '6. the site was not installed a second time' test "$(db_sql writer 'SELECT COUNT(*) FROM wordpress.wp_users')" = 1
+
+figure "lab took $((SECONDS - LAB_STARTED)) s"

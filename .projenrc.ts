@@ -152,6 +152,11 @@ project.addTask('bench:consumers', {
 // The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
 project.testTask.prependExec('bash scripts/test-deps.sh');
 project.testTask.spawn(consumers);
+// The boot lab: the construct's user data booted unchanged on real software (root; see lab/README.md).
+project.testTask.spawn(project.addTask('test:lab', {
+  description: 'Boot the synthesized user data on Debian 13 containers with MariaDB, haproxy and AWS stand-ins (root)',
+  exec: 'bash lab/run.sh',
+}));
 
 // The example site: the README's first command synthesizes it to cdk.out with no AWS credentials.
 new JsonFile(project, 'examples/tsconfig.json', {

@@ -130,15 +130,17 @@ for (const name of ['integ', 'integ:snapshot', 'integ:deploy']) {
 project.tasks.tryFind('package:dotnet')!.reset('bash scripts/package-dotnet.sh');
 project.tasks.tryFind('package:go')!.reset('bash scripts/package-go.sh');
 
-// Consumers: a Python and a Java program install the built packages (not the sources) and synthesize a site.
+// Consumers: a Python, a Java and a Go program use the built packages (not the sources) to synthesize a site.
 const consumers = project.addTask('test:consumers', {
-  description: 'Build the Python and Java packages, then run the Python and Java consumer programs against them',
+  description: 'Build the Python, Java and Go packages, then run the consumer program of each language against them',
 });
 consumers.spawn(project.compileTask);
 consumers.spawn(project.tasks.tryFind('package:python')!);
 consumers.spawn(project.tasks.tryFind('package:java')!);
+consumers.exec('bash scripts/package-go.sh', { env: { GO_CODE_ONLY: 'true' } });
 consumers.exec('bash test/consumers/python/run.sh');
 consumers.exec('bash test/consumers/java/run.sh');
+consumers.exec('bash test/consumers/go/run.sh');
 
 project.addTask('bench:consumers', {
   description: 'Benchmark: how long synthesizing the example site takes in TypeScript, Python and Java',

@@ -139,8 +139,12 @@ def main(template_file, values_file, out_dir):
         json.dump(generated, f, indent=1)
 
     asgs = [name for name, r in resources.items() if r['Type'] == 'AWS::AutoScaling::AutoScalingGroup']
+    # The load balancer's health check, for the lab's load balancer to check the same way.
+    target_groups = [r['Properties'] for r in resources.values() if r['Type'] == 'AWS::ElasticLoadBalancingV2::TargetGroup']
     with open(f'{out_dir}/stack.json', 'w') as f:
-        json.dump({'signalResource': asgs[0], 'userDataBytes': len(user_data.encode())}, f)
+        json.dump({'signalResource': asgs[0], 'userDataBytes': len(user_data.encode()),
+                   'healthCheckPath': target_groups[0]['HealthCheckPath'],
+                   'healthCheckCodes': target_groups[0]['Matcher']['HttpCode']}, f)
 
 
 if __name__ == '__main__':

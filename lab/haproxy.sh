@@ -1,6 +1,6 @@
 #!/bin/bash
 # haproxy standing in for the ALB, on the lab host in front of the instances' port 80:
-# roundrobin, no retries, no redispatch, HTTP health check GET PATH expecting 200 (1 s interval,
+# roundrobin, no retries, no redispatch, HTTP health check GET PATH expecting ${LAB_HEALTH_CODES:-200} (1 s interval,
 # 2 fails -> DOWN, 2 passes -> UP), X-Forwarded-For/-Proto like an ALB, stats socket.
 #   http://$LAB_HOST_IP:${LAB_LB_PORT:-80}/   and https://$LAB_HOST_IP:${LAB_LB_TLS_PORT:-443}/ (cert: site.lab, lab CA)
 # Source it, or: haproxy.sh start HEALTH_PATH NAME=IP [NAME=IP...] | status | stop | cmd "show stat"
@@ -44,7 +44,7 @@ backend web
   balance roundrobin
   option httpchk
   http-check send meth GET uri $hp ver HTTP/1.1 hdr Host $LAB_SITE_NAME
-  http-check expect status 200
+  http-check expect status ${LAB_HEALTH_CODES:-200}
   default-server check inter 1s fall 2 rise 2
 CFG
     local s

@@ -26,7 +26,6 @@ cd "$(dirname "$0")"
 
 ROOT=$(cd .. && pwd)
 REPORT=$ROOT/test-reports/lab.xml
-HEALTH=/healthz.php
 SITE=site.lab
 TRUSTSTORE_IP=$LAB_SUBNET.4
 URL_SUFFIX=lab.test
@@ -184,6 +183,10 @@ echo $! >"$LAB_WORK/truststore.pid"
 disown $!   # not a job of this shell: helpers that `wait` for their own jobs must not wait for it
 A=$LAB_WORK/render/aurora
 R=$LAB_WORK/render/rds
+# The load balancer checks what the construct's target group checks: its path and its status code.
+HEALTH=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["healthCheckPath"])' "$A/stack.json")
+export LAB_HEALTH_CODES
+LAB_HEALTH_CODES=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["healthCheckCodes"])' "$A/stack.json")
 db_start "$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_DB_SECRET_ARN)" password)" wordpress wordpress
 haproxy_start "$HEALTH" a="$LAB_SUBNET.11" b="$LAB_SUBNET.12"
 figure "lab services ready after $((SECONDS - LAB_STARTED)) s"
@@ -197,11 +200,12 @@ sed -i "s#^WP_ADMIN_SECRET_ARN='\([^']*\)'#WP_ADMIN_SECRET_ARN='\1-missing'#" "$
 boot a "$LAB_SUBNET.11" "$A/user-data" --az "${LAB_REGION}a"
 boot b "$LAB_SUBNET.12" "$A/user-data" --az "${LAB_REGION}b"
 boot c "$LAB_SUBNET.13" "$LAB_WORK/missing-secret-user-data"
+declare -A HEALTHY_AFTER=()
+for n in a b; do HEALTHY_AFTER[$n]=$(wait_healthy 600 "$n") || HEALTHY_AFTER[$n]='(never)'; done
 for n in a b; do
-  if t=$(wait_healthy 600 "$n"); then figure "instance $n ($(iid "$n")): boot to healthy ${t} s; $(boot_log "$n" | grep -o 'boot took [0-9]* s' || true)"; fi
+  inst_wait "$n" 120 || true   # healthy comes a moment before the boot script signals
+  figure "instance $n ($(iid "$n")): boot to healthy ${HEALTHY_AFTER[$n]} s; $(boot_log "$n" | grep -o 'boot took [0-9]* s' || true)"
 done
-inst_wait a 60 || true
-inst_wait b 60 || true
 check '1. both instances signal SUCCESS' test "$(signal_of "$(iid a)") $(signal_of "$(iid b)")" = 'SUCCESS SUCCESS'
 check '1. both instances pass the load balancer health check' haproxy_wait_up 30 a b
 check '1. exactly one admin after two racing first boots' test "$(db_sql writer 'SELECT GROUP_CONCAT(user_login) FROM wordpress.wp_users')" = "$ADMIN_USER"

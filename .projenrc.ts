@@ -24,6 +24,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
   minNodeVersion: '20.0.0',
+  // GitHub's build and release jobs run on Node 22: jsii 6 and the release tooling have dropped Node 20.
+  workflowNodeVersion: '22.x',
 
   cdkVersion: CDK_VERSION,
   cdkVersionPinning: false, // peer dependency ^2.257.0: users pick any newer aws-cdk-lib

@@ -16,13 +16,7 @@
 # (tear down with `lab/run.sh --down`).
 set -euo pipefail
 cd "$(dirname "$0")"
-. ./common.sh
-. ./net.sh
-. ./standin.sh
-. ./db.sh
-. ./haproxy.sh
-. ./ebs.sh
-. ./instance.sh
+. ./lab.sh
 
 ROOT=$(cd .. && pwd)
 REPORT=$ROOT/test-reports/lab.xml

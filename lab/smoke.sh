@@ -4,13 +4,7 @@
 # down on exit (LAB_KEEP=1 keeps it running for inspection; tear down later with ./smoke.sh --down).
 set -euo pipefail
 cd "$(dirname "$0")"
-. ./common.sh
-. ./net.sh
-. ./standin.sh
-. ./db.sh
-. ./haproxy.sh
-. ./ebs.sh
-. ./instance.sh
+. ./lab.sh
 
 teardown() {
   inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; net_down

@@ -1,0 +1,8 @@
+# Every lab building block, for scripts that drive a whole lab: . "$(dirname "$0")/lab.sh"
+. ./common.sh
+. ./net.sh
+. ./standin.sh
+. ./db.sh
+. ./haproxy.sh
+. ./ebs.sh
+. ./instance.sh

@@ -4,7 +4,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './private/nag';
-import { describe, ensureInteger } from './private/validation';
+import { describeAzs, ensureInteger } from './private/validation';
 
 /** The database WordPress connects as, and the schema it uses. */
 const DB_USERNAME = 'wordpress';
@@ -350,7 +350,7 @@ function requireTwoAzs(context: DatabaseContext, what: string) {
   const azs = distinct(context.subnets.subnets.map((s) => s.availabilityZone));
   if (azs.length < 2) {
     throw new Error(
-      `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describe(azs.length)} ` +
+      `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describeAzs(azs.length)} ` +
       `(${azs.join(', ') || 'none'}). Pass a vpc with subnets in two or more AZs, or widen dataSubnets.`,
     );
   }

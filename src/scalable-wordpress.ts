@@ -17,7 +17,7 @@ import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressMedia } from './media';
 import { acknowledge } from './private/nag';
 import { SiteSecrets } from './private/site-secrets';
-import { describe, ensureInteger } from './private/validation';
+import { describeAzs, ensureInteger } from './private/validation';
 
 /** Public SSM parameters of the official Debian 13 (trixie) AMIs, published by Debian's cloud team. */
 const DEBIAN_13_AMI_PARAMETERS: Record<string, string> = {
@@ -252,7 +252,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         'until a new instance boots. Use WordPressMedia.efs() for a site that stays up.');
     } else if (distinctAzs(instanceSubnets) < 2) {
       Annotations.of(this).addWarningV2('cdk-scalable-wordpress:instancesInOneAz',
-        `The instances run in ${describe(distinctAzs(instanceSubnets))}: an AZ outage takes the site down. ` +
+        `The instances run in ${describeAzs(distinctAzs(instanceSubnets))}: an AZ outage takes the site down. ` +
         'Pass vpcSubnets (or a vpc) with private subnets in two or more AZs.');
     }
 

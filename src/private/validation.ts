@@ -15,6 +15,6 @@ export function ensureInteger(prop: string, value: number, min: number, max: num
 }
 
 /** "one Availability Zone", "2 Availability Zones" */
-export function describe(azCount: number): string {
+export function describeAzs(azCount: number): string {
   return azCount === 1 ? 'one Availability Zone' : `${azCount} Availability Zones`;
 }

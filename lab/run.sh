@@ -249,6 +249,12 @@ if (isset($_GET['lab_probe'])) {
         exit;
     });
 }
+// Leaves a mark when a process ran WordPress's scheduled events (wp-cron.php defines DOING_CRON).
+add_action('shutdown', function () {
+    if (defined('DOING_CRON') && DOING_CRON) {
+        file_put_contents(WP_CONTENT_DIR . '/lab-cron-ran', gethostname() . "\n", FILE_APPEND);
+    }
+});
 PHP
 for n in a b; do inst_exec "$n" systemctl stop scalable-wordpress-cron.timer || true; done
 for _ in 1 2; do lb / -o /dev/null; lb /hello-world/ -o /dev/null; done   # warm-up
@@ -267,6 +273,22 @@ check '4. replica stopped: reads fall back to the writer' test "$(lb '/?lab_prob
 dashboard_through_lb() { contains "$(lb /wp-admin/ -b "$JAR")" '<title>Dashboard'; }
 check '4. replica stopped: wp-admin works' dashboard_through_lb
 db_start_reader
+
+# wp-cron: while another process holds the fleet-wide lock, an instance's timer run skips; once it is free, it runs.
+cron_ran() { rm -f "$LAB_EFS_DIR/lab-cron-ran"; inst_exec b systemctl start scalable-wordpress-cron.service; [ -s "$LAB_EFS_DIR/lab-cron-ran" ]; }
+cron_skips_while_locked() {
+  db_sql writer "SELECT GET_LOCK('scalable-wordpress-cron', 0), SLEEP(15)" >/dev/null &
+  local holder=$!
+  sleep 1
+  ! cron_ran
+  local skipped=$?
+  # End the holding session on the server: its SLEEP would keep the lock for the full 15 s.
+  db_sql writer "KILL $(db_sql writer "SELECT IS_USED_LOCK('scalable-wordpress-cron')")" || true
+  wait "$holder" 2>/dev/null || true
+  return "$skipped"
+}
+check 'wp-cron runs from one instance at a time: skipped while the fleet-wide lock is held' cron_skips_while_locked
+check 'wp-cron runs when the lock is free' cron_ran
 
 before=$(sha <"$(inst_root b)/etc/wordpress/config-default.php")
 second_run_changes_nothing() {

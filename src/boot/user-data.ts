@@ -4,9 +4,9 @@ import { Token } from 'aws-cdk-lib';
 import { ArchiveEntry, deterministicTarGz } from './archive';
 
 /** Where the boot script finds what the stack tells it. */
-export const SITE_ENV_FILE = '/etc/scalable-wordpress/site.env';
+const SITE_ENV_FILE = '/etc/scalable-wordpress/site.env';
 /** Where the user data unpacks the boot files (assets/boot in the package). */
-export const BOOT_DIR = '/usr/local/lib/scalable-wordpress';
+const BOOT_DIR = '/usr/local/lib/scalable-wordpress';
 /** The boot files, beside the compiled code in the package. */
 const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'boot');
 

@@ -3,13 +3,13 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
 
-/** WordPress's eight keys and salts, in the order the boot script slices them out of one secret. */
-export const SALT_NAMES = [
+/** WordPress's eight keys and salts, in the order assets/boot/write-config.php slices them out of one secret. */
+const SALT_NAMES = [
   'AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY',
   'AUTH_SALT', 'SECURE_AUTH_SALT', 'LOGGED_IN_SALT', 'NONCE_SALT',
 ];
 /** Each key or salt is 64 characters, as WordPress's own generator makes them. */
-export const SALT_LENGTH = 64;
+const SALT_LENGTH = 64;
 
 export interface SiteSecretsProps {
   readonly adminUsername: string;

@@ -4,7 +4,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './private/nag';
-import { describeAzs, ensureInteger } from './private/validation';
+import { describeAzs, distinctAzs, ensureInteger } from './private/validation';
 
 /** The database WordPress connects as, and the schema it uses. */
 const DB_USERNAME = 'wordpress';
@@ -182,6 +182,8 @@ export interface DatabaseContext {
  */
 export interface BoundDatabase {
   readonly engine: 'mysql' | 'aurora-mysql';
+  /** The schema WordPress uses. */
+  readonly databaseName: string;
   readonly writerEndpoint: rds.Endpoint;
   readonly readerEndpoint?: rds.Endpoint;
   readonly secret: secretsmanager.ISecret;
@@ -233,6 +235,7 @@ class RdsMultiAzDatabase extends WordPressDatabase {
     acknowledgeCommon(instance);
     return {
       engine: 'mysql',
+      databaseName: DB_NAME,
       writerEndpoint: instance.instanceEndpoint,
       secret: instance.secret!,
       connections: instance.connections,
@@ -268,7 +271,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
     }
     const engine = rds.DatabaseClusterEngine.auroraMysql({ version: o.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_4 });
     const writerType = o.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
-    const azs = distinct(context.subnets.subnets.map((s) => s.availabilityZone));
+    const azs = distinctAzs(context.subnets);
     // The writer takes the first AZ, readers the others in turn, so that a failover target
     // sits outside the writer's AZ whenever there is one.
     const readerInstances = Array.from({ length: readers }, (_, i) => {
@@ -320,6 +323,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
     }
     return {
       engine: 'aurora-mysql',
+      databaseName: DB_NAME,
       writerEndpoint: cluster.clusterEndpoint,
       readerEndpoint: cluster.clusterReadEndpoint,
       secret: cluster.secret!,
@@ -347,7 +351,7 @@ function validateCommon(options: WordPressDatabaseOptions) {
 }
 
 function requireTwoAzs(context: DatabaseContext, what: string) {
-  const azs = distinct(context.subnets.subnets.map((s) => s.availabilityZone));
+  const azs = distinctAzs(context.subnets);
   if (azs.length < 2) {
     throw new Error(
       `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describeAzs(azs.length)} ` +
@@ -368,8 +372,4 @@ function createSecret(scope: Construct, context: DatabaseContext): secretsmanage
 function acknowledgeCommon(db: Construct) {
   acknowledge(db, 'AwsSolutions-RDS11',
     'MySQL listens on its standard port: WordPress and its tooling expect 3306, and only the web tier security group may connect');
-}
-
-function distinct(values: string[]): string[] {
-  return [...new Set(values)];
 }

@@ -17,7 +17,7 @@ import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressMedia } from './media';
 import { acknowledge } from './private/nag';
 import { SiteSecrets } from './private/site-secrets';
-import { describeAzs, ensureInteger } from './private/validation';
+import { describeAzs, distinctAzs, ensureInteger } from './private/validation';
 
 /** Public SSM parameters of the official Debian 13 (trixie) AMIs, published by Debian's cloud team. */
 const DEBIAN_13_AMI_PARAMETERS: Record<string, string> = {
@@ -250,9 +250,9 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       Annotations.of(this).addWarningV2('cdk-scalable-wordpress:singleInstance',
         'WordPressMedia.ebs() runs one instance in one Availability Zone: an instance replacement or an AZ outage takes the site down ' +
         'until a new instance boots. Use WordPressMedia.efs() for a site that stays up.');
-    } else if (distinctAzs(instanceSubnets) < 2) {
+    } else if (distinctAzs(instanceSubnets).length < 2) {
       Annotations.of(this).addWarningV2('cdk-scalable-wordpress:instancesInOneAz',
-        `The instances run in ${describeAzs(distinctAzs(instanceSubnets))}: an AZ outage takes the site down. ` +
+        `The instances run in ${describeAzs(distinctAzs(instanceSubnets).length)}: an AZ outage takes the site down. ` +
         'Pass vpcSubnets (or a vpc) with private subnets in two or more AZs.');
     }
 
@@ -391,7 +391,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       dbWriterHost: db.writerEndpoint.hostname,
       dbReaderHost: db.readerEndpoint?.hostname,
       dbPort: Token.asString(db.writerEndpoint.port),
-      dbName: 'wordpress',
+      dbName: db.databaseName,
       dbCaBundleUrl: `https://truststore.pki.rds.${stack.urlSuffix}/${stack.region}/${stack.region}-bundle.pem`,
       saltsSecretArn: secrets.salts.secretArn,
       adminSecretArn: secrets.admin.secretArn,
@@ -584,8 +584,4 @@ function defaultDataSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
   return vpc.isolatedSubnets.length > 0
     ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
     : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-}
-
-function distinctAzs(subnets: ec2.SelectedSubnets): number {
-  return new Set(subnets.subnets.map((s) => s.availabilityZone)).size;
 }

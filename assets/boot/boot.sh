@@ -84,6 +84,15 @@ if [ ! -d "$SEED" ] && ! mountpoint -q "$WP_CONTENT"; then
   cp -a "$WP_CONTENT" "$SEED"
 fi
 
+# mount_media FSTAB_ENTRY MOUNT_ARGS...: the media in /etc/fstab for later boots, and mounted now.
+mount_media() {
+  local entry=$1; shift
+  sed -i "\\# $WP_CONTENT #d" /etc/fstab
+  echo "$entry" >> /etc/fstab
+  systemctl daemon-reload
+  mountpoint -q "$WP_CONTENT" || mount "$@" "$WP_CONTENT"
+}
+
 mount_efs() {
   at "mounting EFS $WP_EFS_ID over TLS"
   # amazon-efs-utils is not packaged for Debian: stunnel4 is, and the tunnel is what efs-utils builds too.
@@ -117,9 +126,8 @@ EOF
   systemctl daemon-reload
   systemctl enable --now scalable-wordpress-efs-tunnel.service
   local options=nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,port=20049,_netdev
-  sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
-  echo "127.0.0.1:/ $WP_CONTENT nfs4 $options,x-systemd.requires=scalable-wordpress-efs-tunnel.service 0 0" >> /etc/fstab
-  mountpoint -q "$WP_CONTENT" || mount -t nfs4 -o "$options" 127.0.0.1:/ "$WP_CONTENT"
+  mount_media "127.0.0.1:/ $WP_CONTENT nfs4 $options,x-systemd.requires=scalable-wordpress-efs-tunnel.service 0 0" \
+    -t nfs4 -o "$options" 127.0.0.1:/
 }
 
 ebs_device() {
@@ -156,10 +164,7 @@ mount_ebs() {
   fi
   local uuid
   uuid=$(blkid -s UUID -o value "$device")
-  sed -i '\# /var/lib/wordpress/wp-content #d' /etc/fstab
-  echo "UUID=$uuid $WP_CONTENT ext4 defaults,nofail 0 2" >> /etc/fstab
-  systemctl daemon-reload
-  mountpoint -q "$WP_CONTENT" || mount -t ext4 "$device" "$WP_CONTENT"
+  mount_media "UUID=$uuid $WP_CONTENT ext4 defaults,nofail 0 2" -t ext4 "$device"
 }
 
 case "$WP_MEDIA" in

@@ -3,6 +3,7 @@
 
 One process, two listeners:
   * IMDSv2 on 169.254.169.254:80 (the instance is identified by the request's source IP);
+  * the VPC's DNS resolver on dns_listen (optional, UDP): NXDOMAIN for every name, at once;
   * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): Secrets Manager (JSON 1.1),
     CloudFormation SignalResource, EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
     GetCallerIdentity (query protocol, XML answers as botocore parses them). Signatures are ignored.
@@ -14,7 +15,7 @@ Usage:
 
 CONFIG.json (re-read whenever it changes, so instances can be added while serving):
 {
-  "imds_listen": "169.254.169.254:80", "api_listen": "10.231.0.1:4566",
+  "imds_listen": "169.254.169.254:80", "api_listen": "10.231.0.1:4566", "dns_listen": "10.231.0.1:53",
   "region": "lab-1", "account_id": "123456789012", "role": "lab-instance-role",
   "instances": {"10.231.0.11": {"instance_id": "i-0000000000000000a", "az": "lab-1a", "user_data": "..."}},
   "secrets": {"arn:aws:secretsmanager:lab-1:123456789012:secret:db-AbCdEf": "{\"password\": \"x\"}"},
@@ -30,6 +31,7 @@ import fcntl
 import json
 import os
 import secrets as rnd
+import socket
 import subprocess
 import sys
 import threading
@@ -406,9 +408,35 @@ class Handler(BaseHTTPRequestHandler):
         return self.query_error("ec2", "InvalidAction", "The lab stand-in does not implement ec2 %s" % action)
 
 
+def answer_nxdomain(listen):
+    """The VPC's DNS resolver, for names outside the lab: none exists (the lab's own are in /etc/hosts).
+
+    An answer at once, as a resolver without internet access would give: with no server at all, each lookup
+    (WordPress asks for api.wordpress.org on admin pages) waits for its timeout and skews every timing.
+    """
+    host, port = listen.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, int(port)))
+
+    def loop():
+        while True:
+            query, peer = sock.recvfrom(512)
+            end = 12  # the question: the name's labels, a zero byte, type and class
+            while end < len(query) and query[end]:
+                end += 1 + query[end]
+            if len(query) < end + 5:
+                continue
+            # The query's ID and question; QR, its RD, RA, RCODE 3 (NXDOMAIN); no answer, authority or extra.
+            flags = bytes([0x80 | (query[2] & 0x01), 0x83])
+            sock.sendto(query[:2] + flags + b"\x00\x01" + bytes(6) + query[12:end + 5], peer)
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def serve(lab):
     cfg = lab.cfg
     servers = []
+    if cfg.get("dns_listen"):
+        answer_nxdomain(cfg["dns_listen"])
     for kind, key, default in (("imds", "imds_listen", "169.254.169.254:80"),
                                ("api", "api_listen", "10.231.0.1:4566")):
         host, port = cfg.get(key, default).rsplit(":", 1)

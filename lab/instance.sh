@@ -38,7 +38,7 @@ inst_boot() {
   mkdir -p "$r/var/lib/cloud/seed/nocloud"
   printf 'instance-id: %s\nlocal-hostname: %s\n' "$iid" "$n" >"$r/var/lib/cloud/seed/nocloud/meta-data"
   cp "$ud" "$r/var/lib/cloud/seed/nocloud/user-data"
-  # name resolution: lab names, and the Debian mirror pinned (instances have no DNS server)
+  # name resolution: lab names, and the Debian mirror pinned (the stand-in's DNS knows no name)
   {
     printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$n"
     printf '%s\t%s\n%s\t%s\n%s\t%s\n' "$LAB_WRITER_IP" "$LAB_WRITER_NAME" "$LAB_READER_IP" "$LAB_READER_NAME" \

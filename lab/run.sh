@@ -17,17 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./lab.sh
+. ./site.sh
 
 ROOT=$(cd .. && pwd)
 REPORT=$ROOT/test-reports/lab.xml
-SITE=site.lab
-TRUSTSTORE_IP=$LAB_SUBNET.4
-URL_SUFFIX=lab.test
-export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP truststore.pki.rds.$URL_SUFFIX"
 
 teardown() {
-  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all
-  [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "$LAB_WORK/truststore.pid")"
+  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
   net_down
 }
 if [ "${1:-}" = --down ]; then teardown; exit 0; fi
@@ -78,27 +74,8 @@ LAB_STARTED=$SECONDS
 # ---- the machine, the image, the stacks ----
 ./setup-host.sh >/dev/null
 ./image.sh
-(cd "$ROOT" && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx ts-node --project test/tsconfig.json lab/app.ts "$LAB_WORK/cdk.out" >/dev/null)
+site_synth lab/app.ts
 
-# render STACK NAME: user data and secrets of a stack, in $LAB_WORK/render/NAME/
-render() {
-  local dir=$LAB_WORK/render/$2
-  mkdir -p "$dir"
-  cat >"$dir/values.json" <<EOF
-{"region": "$LAB_REGION", "urlSuffix": "$URL_SUFFIX", "accountId": "$LAB_ACCOUNT", "stackName": "$1",
- "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
- "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001"}
-EOF
-  python3 cfn.py "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir"
-}
-secret_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' "$@"; }
-secret_arn() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
-add_secrets() { # add_secrets DIR: every secret of the rendered stack into the stand-in
-  local arn
-  for arn in $(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))))' "$1/secrets.json"); do
-    standin_add_secret "$arn" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/secrets.json" "$arn")"
-  done
-}
 signal_of() { # signal_of INSTANCE_ID -> SUCCESS / FAILURE / nothing (the last one)
   python3 -c 'import json, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -161,26 +138,13 @@ add_secrets "$LAB_WORK/render/aurora"
 add_secrets "$LAB_WORK/render/rds"
 ebs_create vol-0lab0000000000001 1
 standin_start
-# Secrets Manager-like download of the database CA bundle, over HTTPS, from the URL in the user data.
-ip addr add "$TRUSTSTORE_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
-pki_server truststore "DNS:truststore.pki.rds.$URL_SUFFIX"
-mkdir -p "$LAB_WORK/truststore/$LAB_REGION" && cp "$LAB_PKI/ca.crt" "$LAB_WORK/truststore/$LAB_REGION/$LAB_REGION-bundle.pem"
-setsid python3 -c '
-import http.server, ssl, sys, functools
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
-server = http.server.ThreadingHTTPServer((sys.argv[1], 443), handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[3], sys.argv[4])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()' "$TRUSTSTORE_IP" "$LAB_WORK/truststore" "$LAB_PKI/truststore.crt" "$LAB_PKI/truststore.key" \
-  </dev/null >"$LAB_WORK/truststore.out" 2>&1 &
-echo $! >"$LAB_WORK/truststore.pid"
-disown $!   # not a job of this shell: helpers that `wait` for their own jobs must not wait for it
+truststore_start
 A=$LAB_WORK/render/aurora
 R=$LAB_WORK/render/rds
 # The load balancer checks what the construct's target group checks: its path and its status code.
-HEALTH=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["healthCheckPath"])' "$A/stack.json")
+HEALTH=$(stack_value "$A" healthCheckPath)
 export LAB_HEALTH_CODES
-LAB_HEALTH_CODES=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["healthCheckCodes"])' "$A/stack.json")
+LAB_HEALTH_CODES=$(stack_value "$A" healthCheckCodes)
 db_start "$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_DB_SECRET_ARN)" password)" wordpress wordpress
 haproxy_start "$HEALTH" a="$LAB_SUBNET.11" b="$LAB_SUBNET.12"
 figure "lab services ready after $((SECONDS - LAB_STARTED)) s"
@@ -224,6 +188,46 @@ check '2. a login through instance A' login a "$ADMIN_USER" "$ADMIN_PASSWORD" "$
 dashboard_on() { contains "$(web "$1" /wp-admin/ -b "$JAR")" '<title>Dashboard'; }
 check '2. is accepted by instance B (shared keys and salts)' dashboard_on b
 
+# The page cache (nginx, per instance): anonymous pages only, never a personal one, edits seen within its lifetime.
+cache_status() { web "$@" -o /dev/null -D - | tr -d '\r' | sed -n 's/^X-Cache: //Ip'; }
+cached_on_second_view() { test "$(cache_status a /?lab_cache=1)" = MISS && test "$(cache_status a /?lab_cache=1)" = HIT; }
+check 'page cache: an anonymous page is rendered once, then served from the cache' cached_on_second_view
+personal_bypasses() {
+  local out
+  for cookie in "$JAR" 'comment_author_0123=Visitor' 'wp-postpass_0123=x'; do
+    out=$(cache_status a / -b "$cookie"); [ "$out" = BYPASS ] || { echo "cookie $cookie: $out"; return 1; }
+  done
+  out=$(cache_status a /wp-login.php); [ "$out" = BYPASS ] || { echo "wp-login.php: $out"; return 1; }
+  # nginx consults its cache for GET and HEAD only: a POST has no cache status at all.
+  out=$(cache_status a / -X POST -d x=1); [ -z "$out" ] || { echo "POST: $out"; return 1; }
+  out=$(cache_status a / -H 'Authorization: Basic eDp5'); [ "$out" = BYPASS ] || { echo "Authorization: $out"; return 1; }
+}
+check 'page cache: logged-in users, commenters, post passwords, logins, POST and credentials bypass it' personal_bypasses
+never_personal_to_anonymous() {
+  local i
+  for i in 1 2 3; do
+    contains "$(web a /?lab_personal=1 -b "$JAR")" 'wp-admin-bar' || { echo 'the logged-in page has no admin bar'; return 1; }
+    ! contains "$(web a /?lab_personal=1)" 'wp-admin-bar' || { echo 'an anonymous visitor got a logged-in page'; return 1; }
+  done
+}
+check 'page cache: a logged-in page is never served to an anonymous visitor' never_personal_to_anonymous
+TTL=$(grep -o "^WP_PAGE_CACHE_SECONDS='[0-9]*'" "$A/user-data" | cut -d"'" -f2)
+edit_reaches_visitors() {
+  local title="Lab edited $RANDOM" started
+  rm -f "$LAB_WORK/edit-seen-after"
+  web a /?lab_edit=1 -o /dev/null; web a /?lab_edit=1 -o /dev/null   # cached now
+  db_sql writer "UPDATE wordpress.wp_options SET option_value = '$title' WHERE option_name = 'blogname'"
+  started=$SECONDS
+  ! contains "$(web a /?lab_edit=1)" "$title" || { echo 'the edit showed at once: the page was not cached'; return 1; }
+  until contains "$(web a /?lab_edit=1)" "$title"; do
+    ((SECONDS - started <= TTL + 3)) || { echo "the edit did not show within $TTL s + 3 s"; return 1; }
+    sleep 0.5
+  done
+  echo $((SECONDS - started)) >"$LAB_WORK/edit-seen-after"
+}
+check 'page cache: an edit reaches anonymous visitors within the cache lifetime' edit_reaches_visitors
+figure "an edit reached anonymous visitors of instance a after $(cat "$LAB_WORK/edit-seen-after" 2>/dev/null || echo '(never)') s (page cache lifetime $TTL s)"
+
 # LAB_STOP=login: stop here and leave the lab running, to look at a working two-instance site by hand.
 if [ "${LAB_STOP:-}" = login ]; then LAB_KEEP=1; exit 0; fi
 
@@ -245,6 +249,7 @@ if (isset($_GET['lab_probe'])) {
             $wpdb->query("UPDATE {$wpdb->options} SET option_value = option_value WHERE option_name = 'blogname'");
         }
         header('Content-Type: text/plain');
+        header('Cache-Control: no-store');  // never from the page cache: each probe asks the database
         echo 'server_id=' . $wpdb->get_var('SELECT @@server_id');
         exit;
     });
@@ -257,9 +262,10 @@ add_action('shutdown', function () {
 });
 PHP
 for n in a b; do inst_exec "$n" systemctl stop scalable-wordpress-cron.timer || true; done
-for _ in 1 2; do lb / -o /dev/null; lb /hello-world/ -o /dev/null; done   # warm-up
+# Each view has its own query string, so that the page cache cannot answer it: every view runs WordPress.
+for i in 1 2; do lb "/?lab_view=warm$i" -o /dev/null; lb "/hello-world/?lab_view=warm$i" -o /dev/null; done
 w0=$(db_selects writer); r0=$(db_selects reader)
-for _ in 1 2 3 4 5; do lb / -o /dev/null; lb /hello-world/ -o /dev/null; done
+for i in 1 2 3 4 5; do lb "/?lab_view=$i" -o /dev/null; lb "/hello-world/?lab_view=$i" -o /dev/null; done
 w1=$(db_selects writer); r1=$(db_selects reader)
 on_writer=$((w1 - w0)); on_reader=$((r1 - r0))
 figure "10 anonymous page views: $on_reader SELECTs on the replica, $on_writer on the writer"
@@ -268,7 +274,7 @@ check '4. anonymous page views read >= 90% from the replica' offloaded
 check '4. an anonymous read is answered by the replica' test "$(lb '/?lab_probe=read')" = 'server_id=2'
 check '4. a read after a write in the same request is answered by the writer' test "$(lb '/?lab_probe=write-then-read')" = 'server_id=1'
 db_stop_reader
-check '4. replica stopped: the site still serves' test "$(status lb /)" = 200
+check '4. replica stopped: the site still serves' test "$(status lb /?lab_view=replica-stopped)" = 200
 check '4. replica stopped: reads fall back to the writer' test "$(lb '/?lab_probe=read')" = 'server_id=1'
 dashboard_through_lb() { contains "$(lb /wp-admin/ -b "$JAR")" '<title>Dashboard'; }
 check '4. replica stopped: wp-admin works' dashboard_through_lb

@@ -32,8 +32,8 @@ standin_init() {
   rm -f "$LAB_AWS"/{config.json,state.json,requests.jsonl,signals.jsonl}
   _standin_edit 'c.update(imds_listen=args[0], api_listen=args[1], region=args[2], account_id=args[3],
     role="lab-instance-role", instances={}, secrets={}, volumes={}, state_file="state.json",
-    signals_file="signals.jsonl", log_file="requests.jsonl", attach_hook=args[4])' \
-    "$LAB_IMDS_IP:80" "$LAB_HOST_IP:$LAB_AWS_PORT" "$LAB_REGION" "$LAB_ACCOUNT" "$LAB_DIR/ebs-attach-hook.sh"
+    signals_file="signals.jsonl", log_file="requests.jsonl", attach_hook=args[4], dns_listen=args[5])' \
+    "$LAB_IMDS_IP:80" "$LAB_HOST_IP:$LAB_AWS_PORT" "$LAB_REGION" "$LAB_ACCOUNT" "$LAB_DIR/ebs-attach-hook.sh" "$LAB_HOST_IP:53"
   touch "$LAB_AWS/signals.jsonl" "$LAB_AWS/requests.jsonl"
 }
 standin_start() {

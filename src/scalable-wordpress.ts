@@ -156,6 +156,16 @@ export interface ScalableWordPressProps {
   readonly adminEmail?: string;
 
   /**
+   * How long each instance keeps a page it rendered for an anonymous visitor and serves it again without
+   * running PHP. Logged-in users, commenters, password-protected posts, wp-admin, logins, the REST API and
+   * anything but GET and HEAD always reach WordPress. There is no purge: after an edit, anonymous visitors
+   * may see the old page for up to this long (plus one render). `Duration.seconds(0)` turns the cache off.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly pageCacheTtl?: Duration;
+
+  /**
    * The S3 bucket the load balancer writes its access logs to.
    *
    * @default - no access logs
@@ -237,6 +247,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const capacity = validateCapacity(props, media);
     validateDomain(props);
     validateScalingTargets(props);
+    const pageCacheSeconds = pageCacheTtlSeconds(this, props.pageCacheTtl);
 
     this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
     const dualStack = !props.vpc;
@@ -399,6 +410,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       fileSystemId: storage.fileSystem?.fileSystemId,
       fileSystemDnsName: storage.fileSystem ? `${storage.fileSystem.fileSystemId}.efs.${stack.region}.${stack.urlSuffix}` : undefined,
       volumeId: storage.volume?.volumeId,
+      pageCacheSeconds,
     }));
 
     if (capacity.max > capacity.min) {
@@ -553,6 +565,23 @@ function validateDomain(props: ScalableWordPressProps) {
       throw new Error(`domainName '${domainName}' is not in domainZone '${domainZone.zoneName}'. Use a name that ends in ${zoneName}, or the zone that holds ${domainName}.`);
     }
   }
+}
+
+/** The page cache's lifetime in whole seconds: at most a day, with a warning past 10 minutes. */
+function pageCacheTtlSeconds(scope: Construct, ttl: Duration | undefined): number {
+  if (ttl === undefined) {
+    return 60;
+  }
+  const seconds = ttl.toSeconds({ integral: false });
+  if (Token.isUnresolved(seconds)) {
+    throw new Error('pageCacheTtl must be a literal Duration: the instances read it at boot. Use e.g. Duration.minutes(1).');
+  }
+  ensureInteger('pageCacheTtl (in seconds)', seconds, 0, 86400, 'Use e.g. Duration.minutes(1), or Duration.seconds(0) to turn the cache off.');
+  if (seconds > 600) {
+    Annotations.of(scope).addWarningV2('cdk-scalable-wordpress:longPageCache',
+      `pageCacheTtl is ${seconds} s: after an edit, anonymous visitors may see the old page for that long, since nothing purges the cache. Consider at most Duration.minutes(10).`);
+  }
+  return seconds;
 }
 
 function validateScalingTargets(props: ScalableWordPressProps) {

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -237,6 +237,12 @@ describe('a bare ScalableWordPress', () => {
     }
   });
 
+  test('passes pageCacheTtl to the instances in seconds, 0 turning the cache off', () => {
+    for (const [ttl, seconds] of [[Duration.minutes(5), '300'], [Duration.seconds(0), '0']] as const) {
+      expect(userDataOf(synth({ pageCacheTtl: ttl }).template)).toContain(`WP_PAGE_CACHE_SECONDS='${seconds}'`);
+    }
+  });
+
   test('writes the boot inputs into the user data: secret ARNs, endpoints, file system, signal target', () => {
     const userData = userDataOf(template);
     const asgId = idsOf(template, 'AWS::AutoScaling::AutoScalingGroup')[0];
@@ -252,6 +258,7 @@ describe('a bare ScalableWordPress', () => {
     expect(userData).toContain("WP_MEDIA='efs'");
     expect(userData).toContain("WP_DB_ENGINE='mysql'");
     expect(userData).toContain(`WP_HEALTH_CHECK_PATH='${ScalableWordPress.HEALTH_CHECK_PATH}'`);
+    expect(userData).toContain("WP_PAGE_CACHE_SECONDS='60'");
     for (const secret of [site.databaseSecret, site.saltsSecret, site.adminSecret]) {
       const ref = stack.resolve(secret.secretArn).Ref;
       expect(userData).toMatch(new RegExp(`WP_[A-Z_]+_SECRET_ARN='\\$\\{Ref:${ref}\\}'`));

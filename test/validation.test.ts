@@ -45,6 +45,13 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
     expect(build(() => props)).toThrow(message);
   });
 
+  test.each([
+    [Duration.millis(1500), /pageCacheTtl \(in seconds\) is 1.5, but it must be a whole number from 0 to 86400\. Use e\.g\. Duration\.minutes\(1\)/],
+    [Duration.days(2), /pageCacheTtl \(in seconds\) is 172800, but it must be a whole number from 0 to 86400/],
+  ])('fails when pageCacheTtl is %p', (pageCacheTtl, message) => {
+    expect(build(() => ({ pageCacheTtl }))).toThrow(message);
+  });
+
   test.each([-1, 16, 2.5])('fails when auroraReplicas readers is %p', (readers) => {
     expect(() => WordPressDatabase.auroraReplicas({ readers }))
       .toThrow(new RegExp(`WordPressDatabase\\.auroraReplicas\\(\\{ readers \\}\\) is ${readers}, but it must be a whole number from 0 to 15`));
@@ -138,6 +145,11 @@ describe('risky but legal choices warn', () => {
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
     new ScalableWordPress(stack, 'Site', { vpc, vpcSubnets: { subnets: [vpc.privateSubnets[0]] } });
     Annotations.fromStack(stack).hasWarning('/Test/Site', Match.stringLikeRegexp('The instances run in one Availability Zone'));
+  });
+
+  test('a page cache longer than 10 minutes, which nothing purges', () => {
+    const { stack } = synth({ pageCacheTtl: Duration.hours(1) });
+    Annotations.fromStack(stack).hasWarning('/Test/Site', Match.stringLikeRegexp('pageCacheTtl is 3600 s: after an edit, anonymous visitors may see the old page'));
   });
 
   test('no domain, so no HTTPS', () => {

@@ -6,17 +6,21 @@
  * anonymous GET and HEAD requests to Aurora's reader endpoint, and everything else to the writer:
  * - writes, and every query after a request's first write (it reads its own writes);
  * - wp-admin, logins, cron, XML-RPC, command-line PHP, and any request that is not GET or HEAD;
- * - logged-in users, and visitors with a comment or post-password cookie (they must see what they wrote);
+ * - logged-in users, visitors with a comment or post-password cookie (they must see what they wrote), and
+ *   requests with credentials (application passwords);
  * - locking reads, transactions, and FOUND_ROWS() after a query on the writer.
  * If the readers cannot be reached it falls back to the writer for the rest of the request.
+ *
+ * An anonymous page view connects to a reader only, and to the writer only once a query needs it: most
+ * views never open a writer connection, which saves a TLS handshake each and keeps the writer for writes.
  */
 defined('ABSPATH') || exit;
 
 class Scalable_WordPress_DB extends wpdb {
-    /** @var mysqli|null The writer's connection, as wpdb made it. */
+    /** @var mysqli|null The writer's connection, as wpdb made it; null until a query needs it. */
     private $writer_dbh = null;
     /** @var mysqli|null|false The reader's connection; false once it failed. */
-    private $reader_dbh = null;
+    protected $reader_dbh = null;
     /** @var bool Whether this request has written: then it reads from the writer too. */
     private $pinned = false;
     /** @var bool|null Whether this request may read from the readers, decided on the first query. */
@@ -24,10 +28,30 @@ class Scalable_WordPress_DB extends wpdb {
     /** @var bool Whether the last query went to the reader, for FOUND_ROWS(). */
     private $last_was_reader = false;
 
+    /**
+     * The first call (from the constructor) connects an anonymous page view to a reader alone. Every other
+     * call, such as wpdb reconnecting after it lost a connection, reaches the writer.
+     */
     public function db_connect($allow_bail = true) {
+        if ($this->writer_dbh === null && $this->reader_dbh === null && $this->may_use_readers()) {
+            $this->is_mysql = true;
+            if ($this->connect_reader()) {
+                $this->dbh = $this->reader_dbh;
+                $this->ready = true;
+                return true;
+            }
+        }
         $connected = parent::db_connect($allow_bail);
         $this->writer_dbh = $this->dbh;
         return $connected;
+    }
+
+    /** The writer's connection, made now if this request has not needed it yet. */
+    private function writer() {
+        if ($this->writer_dbh === null) {
+            $this->db_connect(); // reaches the writer: the reader was tried first already
+        }
+        return $this->writer_dbh;
     }
 
     public function query($query) {
@@ -36,7 +60,7 @@ class Scalable_WordPress_DB extends wpdb {
             if (!self::is_read($query)) {
                 $this->pinned = true;
             }
-            $this->dbh = $this->writer_dbh;
+            $this->dbh = $this->writer();
             $this->last_was_reader = false;
             return parent::query($query);
         }
@@ -49,7 +73,8 @@ class Scalable_WordPress_DB extends wpdb {
             $this->reader_dbh = false;
             $this->last_was_reader = false;
         }
-        $this->dbh = $this->writer_dbh;
+        // Between queries (for escaping, for instance), the writer's connection if there is one.
+        $this->dbh = $this->writer_dbh ?: $this->reader_dbh;
         return $result;
     }
 
@@ -61,7 +86,7 @@ class Scalable_WordPress_DB extends wpdb {
         if (preg_match('/^\s*SELECT\s+FOUND_ROWS\s*\(\s*\)/i', $query)) {
             return $this->last_was_reader ? $this->connect_reader() : null;
         }
-        if (!self::is_read($query) || !$this->is_anonymous_read_request()) {
+        if (!self::is_read($query) || !$this->may_use_readers()) {
             return null;
         }
         return $this->connect_reader();
@@ -77,11 +102,12 @@ class Scalable_WordPress_DB extends wpdb {
     }
 
     /** Whether the request is an anonymous page view, whose reads may lag the writer by a moment. */
-    private function is_anonymous_read_request() {
+    private function may_use_readers() {
         if ($this->anonymous_read_request === null) {
             $this->anonymous_read_request = self::request_may_use_readers($this->sapi(), $_SERVER, $_COOKIE);
         }
         return $this->anonymous_read_request
+            && defined('SCALABLE_WP_DB_READER_HOST')
             && !(defined('WP_INSTALLING') && WP_INSTALLING)
             && !(defined('DOING_CRON') && DOING_CRON)
             && !(defined('DOING_AJAX') && DOING_AJAX);
@@ -93,7 +119,8 @@ class Scalable_WordPress_DB extends wpdb {
     }
 
     public static function request_may_use_readers($sapi, array $server, array $cookies) {
-        if ($sapi === 'cli' || !in_array($server['REQUEST_METHOD'] ?? '', ['GET', 'HEAD'], true)) {
+        if ($sapi === 'cli' || !in_array($server['REQUEST_METHOD'] ?? '', ['GET', 'HEAD'], true)
+            || !empty($server['HTTP_AUTHORIZATION']) || !empty($server['PHP_AUTH_USER'])) {
             return false;
         }
         foreach (array_keys($cookies) as $name) {
@@ -110,6 +137,8 @@ class Scalable_WordPress_DB extends wpdb {
             return $this->reader_dbh;
         }
         [$host, $port, $socket, $is_ipv6] = $this->parse_db_host(SCALABLE_WP_DB_READER_HOST) ?: [null, null, null, false];
+        // As wpdb::db_connect() does: errors are return values, not exceptions (PHP 8.1's default).
+        mysqli_report(MYSQLI_REPORT_OFF);
         $reader = mysqli_init();
         mysqli_options($reader, MYSQLI_OPT_CONNECT_TIMEOUT, 2);
         $flags = defined('MYSQL_CLIENT_FLAGS') ? MYSQL_CLIENT_FLAGS : 0;
@@ -119,10 +148,14 @@ class Scalable_WordPress_DB extends wpdb {
             $this->reader_dbh = false;
             return null;
         }
-        $this->set_charset($reader);
+        $previous = $this->dbh;
         $this->dbh = $reader;
+        if (!$this->charset) {
+            $this->init_charset(); // as wpdb does on a request's first connection: it asks the server
+        }
+        $this->set_charset($reader);
         $this->set_sql_mode();
-        $this->dbh = $this->writer_dbh;
+        $this->dbh = $previous;
         $this->reader_dbh = $reader;
         return $reader;
     }

@@ -14,7 +14,15 @@ class wpdb {
     protected $dbuser;
     protected $dbpassword;
     protected $dbname;
+    public $ready = false;
+    public $charset;
+    public $is_mysql = null;
     public $log = [];
+    /** @var string[] The connections made, in order. */
+    public $connections = [];
+
+    public function init_charset() {
+    }
 
     public function __construct($user, $password, $name, $host) {
         [$this->dbuser, $this->dbpassword, $this->dbname] = [$user, $password, $name];
@@ -23,6 +31,7 @@ class wpdb {
 
     public function db_connect($allow_bail = true) {
         $this->dbh = 'writer';
+        $this->connections[] = 'writer';
         return true;
     }
 
@@ -43,7 +52,11 @@ require $input['dropIn'];
 class Harness extends Scalable_WordPress_DB {
     protected function connect_reader() {
         global $input;
-        return $input['reader'] === 'down' ? null : 'reader';
+        if ($this->reader_dbh === null) {
+            $this->connections[] = 'reader';
+            $this->reader_dbh = $input['reader'] === 'down' ? false : 'reader';
+        }
+        return $this->reader_dbh ?: null;
     }
 
     protected function sapi() {
@@ -56,4 +69,4 @@ $db = new Harness(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST);
 foreach ($input['queries'] as $query) {
     $db->query($query);
 }
-echo json_encode(['log' => $db->log, 'reads' => array_map(fn ($q) => Scalable_WordPress_DB::is_read($q), $input['queries'])]);
+echo json_encode(['log' => $db->log, 'connections' => $db->connections, 'reads' => array_map(fn ($q) => Scalable_WordPress_DB::is_read($q), $input['queries'])]);

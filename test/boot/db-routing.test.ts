@@ -14,14 +14,19 @@ interface Request {
   readonly uri?: string;
   readonly cookies?: Record<string, string>;
   readonly reader?: 'up' | 'down' | 'dies';
+  readonly authorization?: string;
 }
 
-function run(queries: string[], request: Request = {}): { log: string[]; reads: boolean[] } {
+function run(queries: string[], request: Request = {}): { log: string[]; connections: string[]; reads: boolean[] } {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dbphp-')), 'input.json');
   fs.writeFileSync(file, JSON.stringify({
     dropIn: DROP_IN,
     sapi: request.sapi ?? 'fpm-fcgi',
-    server: { REQUEST_METHOD: request.method ?? 'GET', REQUEST_URI: request.uri ?? '/hello-world/' },
+    server: {
+      REQUEST_METHOD: request.method ?? 'GET',
+      REQUEST_URI: request.uri ?? '/hello-world/',
+      ...(request.authorization ? { HTTP_AUTHORIZATION: request.authorization } : {}),
+    },
     cookies: request.cookies ?? {},
     reader: request.reader ?? 'up',
     queries,
@@ -54,6 +59,24 @@ describe('db.php read/write splitting', () => {
     expect(route(['SELECT a', 'SELECT b'])).toEqual(['reader: SELECT a', 'reader: SELECT b']);
   });
 
+  test('connects an anonymous page view to the reader alone while it only reads', () => {
+    expect(run(['SELECT a', 'SELECT b']).connections).toEqual(['reader']);
+  });
+
+  test('connects to the writer when a query first needs it', () => {
+    const { log, connections } = run(['SELECT a', 'UPDATE t SET x = 1', 'SELECT b']);
+    expect(connections).toEqual(['reader', 'writer']);
+    expect(log).toEqual(['reader: SELECT a', 'writer: UPDATE t SET x = 1', 'writer: SELECT b']);
+  });
+
+  test('connects to the writer alone for a request that may not use the readers', () => {
+    expect(run(['SELECT a'], { method: 'POST' }).connections).toEqual(['writer']);
+  });
+
+  test('connects to the writer at once when the reader is unreachable', () => {
+    expect(run(['SELECT a'], { reader: 'down' }).connections).toEqual(['reader', 'writer']);
+  });
+
   test('pins the request to the writer after its first write', () => {
     expect(route(['SELECT a', 'UPDATE t SET x = 1', 'SELECT b'])).toEqual([
       'reader: SELECT a', 'writer: UPDATE t SET x = 1', 'writer: SELECT b',
@@ -77,6 +100,7 @@ describe('db.php read/write splitting', () => {
     ['wp-cron', { uri: '/wp-cron.php' }],
     ['XML-RPC', { uri: '/xmlrpc.php' }],
     ['command-line PHP (cron, install)', { sapi: 'cli' }],
+    ['a client with credentials (an application password)', { authorization: 'Basic YWRtaW46eA==' }],
   ])('sends every query of %s to the writer', (_, request) => {
     expect(route(['SELECT a', 'SELECT b'], request)).toEqual(['writer: SELECT a', 'writer: SELECT b']);
   });

@@ -23,8 +23,8 @@ describe('the boot archive in the user data', () => {
       const names = fs.readdirSync(dir).sort();
       expect(names).toEqual(fs.readdirSync(ASSETS).sort());
       expect(names).toContain('boot.sh');
-      for (const name of names) {
-        expect(fs.readFileSync(path.join(dir, name))).toEqual(fs.readFileSync(path.join(ASSETS, name)));
+      for (const file of bootFiles()) {
+        expect(fs.readFileSync(path.join(dir, file.name))).toEqual(file.content);
       }
       expect(fs.statSync(path.join(dir, 'boot.sh')).mode.toString(8)).toMatch(/755$/);
       expect(fs.statSync(path.join(dir, 'db.php')).mode.toString(8)).toMatch(/644$/);
@@ -49,6 +49,33 @@ describe('the boot archive in the user data', () => {
 });
 
 describe('the boot files', () => {
+  test('ship without their comment lines, each left empty so that line numbers stay those of the package', () => {
+    for (const file of bootFiles()) {
+      const source = fs.readFileSync(path.join(ASSETS, file.name), 'utf8').split('\n');
+      const shipped = file.content.toString('utf8').split('\n');
+      expect(shipped).toHaveLength(source.length);
+      shipped.forEach((line, i) => expect(line === source[i] || line === '').toBe(true));
+    }
+    const boot = bootFiles().find((f) => f.name === 'boot.sh')!.content.toString();
+    expect(boot.startsWith('#!/bin/bash\n')).toBe(true);
+    expect(boot).not.toMatch(/^\s*# /m);
+    expect(bootFiles().reduce((n, f) => n + f.content.length, 0))
+      .toBeLessThan(bootFiles().reduce((n, f) => n + fs.statSync(path.join(ASSETS, f.name)).size, 0) * 0.8);
+  });
+
+  test('still parse as shipped: bash and PHP', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipped-'));
+    try {
+      for (const file of bootFiles()) {
+        fs.writeFileSync(path.join(dir, file.name), file.content);
+        if (file.name.endsWith('.php')) execFileSync('php', ['-l', path.join(dir, file.name)], { stdio: 'pipe' });
+        if (file.name.endsWith('.sh')) execFileSync('bash', ['-n', path.join(dir, file.name)]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('are valid bash and pass shellcheck', () => {
     execFileSync('bash', ['-n', path.join(ASSETS, 'boot.sh')]);
     execFileSync('shellcheck', ['-S', 'style', path.join(ASSETS, 'boot.sh')], { stdio: 'pipe' });

@@ -1,0 +1,56 @@
+#!/bin/bash
+# The construct's stacks in the lab: synthesize an app, render a stack's user data and secrets as
+# CloudFormation and Secrets Manager would, and serve the database CA bundle from the URL the user data names.
+# Shared by the boot lab (lab/run.sh) and the benchmark (benchmarks/run.sh). Source it after lab.sh.
+SITE=site.lab
+TRUSTSTORE_IP=$LAB_SUBNET.4
+URL_SUFFIX=lab.test
+export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP truststore.pki.rds.$URL_SUFFIX"
+
+# site_synth APP_TS: synthesize a CDK app of the construct into $LAB_WORK/cdk.out
+site_synth() {
+  (cd "$LAB_DIR/.." && rm -rf "$LAB_WORK/cdk.out" &&
+    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx ts-node --project test/tsconfig.json "$1" "$LAB_WORK/cdk.out" >/dev/null)
+}
+
+# render STACK NAME: user data and secrets of a stack, in $LAB_WORK/render/NAME/
+render() {
+  local dir=$LAB_WORK/render/$2
+  mkdir -p "$dir"
+  cat >"$dir/values.json" <<JSON
+{"region": "$LAB_REGION", "urlSuffix": "$URL_SUFFIX", "accountId": "$LAB_ACCOUNT", "stackName": "$1",
+ "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
+ "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001"}
+JSON
+  python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir"
+}
+# secret_field SECRETS_JSON ARN FIELD: one field of a rendered secret
+secret_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' "$@"; }
+# secret_arn DIR NAME: the ARN the user data names in NAME, e.g. WP_DB_SECRET_ARN
+secret_arn() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
+add_secrets() { # add_secrets DIR: every secret of the rendered stack into the stand-in
+  local arn
+  for arn in $(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))))' "$1/secrets.json"); do
+    standin_add_secret "$arn" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/secrets.json" "$arn")"
+  done
+}
+# stack_value DIR KEY: a value of the rendered stack (stack.json), e.g. healthCheckPath
+stack_value() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/stack.json" "$2"; }
+
+# truststore_start: the RDS trust store's download of the CA bundle, over HTTPS, with the lab CA in it
+truststore_start() {
+  ip addr add "$TRUSTSTORE_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
+  pki_server truststore "DNS:truststore.pki.rds.$URL_SUFFIX"
+  mkdir -p "$LAB_WORK/truststore/$LAB_REGION" && cp "$LAB_PKI/ca.crt" "$LAB_WORK/truststore/$LAB_REGION/$LAB_REGION-bundle.pem"
+  setsid python3 -c '
+import http.server, ssl, sys, functools
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+server = http.server.ThreadingHTTPServer((sys.argv[1], 443), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[3], sys.argv[4])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()' "$TRUSTSTORE_IP" "$LAB_WORK/truststore" "$LAB_PKI/truststore.crt" "$LAB_PKI/truststore.key" \
+    </dev/null >"$LAB_WORK/truststore.out" 2>&1 &
+  echo $! >"$LAB_WORK/truststore.pid"
+  disown $!   # not a job of the caller: helpers that `wait` for their own jobs must not wait for it
+}
+truststore_stop() { [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "$LAB_WORK/truststore.pid")"; }

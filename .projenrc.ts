@@ -144,6 +144,15 @@ consumers.exec('bash test/consumers/python/run.sh');
 consumers.exec('bash test/consumers/java/run.sh');
 consumers.exec('bash test/consumers/go/run.sh');
 
+project.addTask('bench', {
+  description: 'Benchmark: an instance of the construct against stock WordPress and a static file, in the boot lab (root); writes benchmarks/results.json and RESULTS.md',
+  steps: [
+    { spawn: 'compile' },
+    { spawn: 'package:python' },
+    { exec: 'bash benchmarks/run.sh' },
+  ],
+});
+
 project.addTask('bench:consumers', {
   description: 'Benchmark: how long synthesizing the example site takes in TypeScript, Python and Java',
   steps: [

@@ -1,0 +1,631 @@
+#!/usr/bin/env python3
+"""The benchmark's measurements and its report (run by benchmarks/run.sh, which boots the instances).
+
+  bench.py measure CONFIG.json OUT.json   every web figure, against the instances CONFIG names
+  bench.py report WEB.json SYNTH.json DIR  DIR/results.json and DIR/RESULTS.md, targets checked
+
+Throughput comes from wrk; the checks that need to read every response (privacy, staleness) from a
+Python client. Every figure is measured in this run: nothing here is a constant but the targets.
+"""
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+CONCURRENCY = [1, 8, 32]
+TARGETS = {
+    'anonymous_vs_stock': 10.0,      # ours / stock, anonymous req/s
+    'anonymous_vs_ceiling': 0.5,     # ours / static file, anonymous req/s
+    'logged_in_vs_stock': 1.0,       # ours / stock, logged-in req/s
+    'anonymous_reads_on_replica': 95.0,  # % of anonymous SELECTs
+    'boot_to_healthy_s': 90.0,
+}
+# The logged-in user's name in the admin bar ("Howdy, NAME" and the account menu).
+DISPLAY_NAME = re.compile(r'class=["\']display-name["\']>([^<]+)<')
+POSTS = 4  # posts added to each site, besides "Hello world!", so that the home page lists several
+
+
+def log(*args):
+    print('[bench %s]' % time.strftime('%H:%M:%S'), *args, file=sys.stderr, flush=True)
+
+
+# ---- HTTP: one keep-alive connection per client, cookies kept by hand ----
+
+class Client:
+    def __init__(self, site, cookies=''):
+        self.site, self.cookies, self.conn = site, cookies, None
+
+    def request(self, method, path, headers=None, body=None):
+        headers = dict({'Host': self.site['host'], 'X-Forwarded-Proto': 'http'}, **(headers or {}))
+        if self.cookies:
+            headers['Cookie'] = self.cookies
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.site['ip'], 80, timeout=60)
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.msg, response.read().decode('utf-8', 'replace')
+            except (http.client.HTTPException, OSError):
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+    def get(self, path, **headers):
+        return self.request('GET', path, headers)
+
+    def post_form(self, path, fields, **headers):
+        return self.request('POST', path, dict(headers, **{'Content-Type': 'application/x-www-form-urlencoded'}),
+                            urllib.parse.urlencode(fields))
+
+
+def set_cookies(msg):
+    """name=value of each cookie a response sets, leaving out those it deletes."""
+    pairs = []
+    for header in msg.get_all('Set-Cookie') or []:
+        pair = header.split(';', 1)[0].strip()
+        if not pair.endswith('=deleted') and not pair.endswith('='):
+            pairs.append(pair)
+    return pairs
+
+
+def login(site, user, password):
+    client = Client(site, 'wordpress_test_cookie=WP%20Cookie%20check')
+    status, msg, _ = client.post_form('/wp-login.php', {'log': user, 'pwd': password, 'wp-submit': 'Log In', 'testcookie': '1'})
+    cookies = [c for c in set_cookies(msg) if c.startswith('wordpress_')]
+    if status != 302 or not any(c.startswith('wordpress_logged_in_') for c in cookies):
+        raise RuntimeError(f'login of {user} on {site["host"]} failed: HTTP {status}')
+    return '; '.join(cookies)
+
+
+def rest(site, cookies, method, route, data):
+    client = Client(site, cookies)
+    _, _, nonce = client.get('/wp-admin/admin-ajax.php?action=rest-nonce')
+    status, _, body = client.request(method, '/?rest_route=' + urllib.parse.quote(route),
+                                     {'X-WP-Nonce': nonce.strip(), 'Content-Type': 'application/json'}, json.dumps(data))
+    if status >= 300:
+        raise RuntimeError(f'{method} {route} on {site["host"]}: HTTP {status}: {body[:300]}')
+    return json.loads(body)
+
+
+# ---- wrk ----
+
+def to_ms(value):
+    number, unit = re.match(r'([\d.]+)(us|ms|s|m)', value).groups()
+    return float(number) * {'us': 0.001, 'ms': 1, 's': 1000, 'm': 60000}[unit]
+
+
+def wrk(site, path, connections, seconds, headers=(), script=None):
+    command = ['wrk', '-t', str(min(connections, 2)), '-c', str(connections), '-d', f'{seconds}s', '--latency',
+               '--timeout', '30s', '-H', f'Host: {site["host"]}', '-H', 'X-Forwarded-Proto: http']
+    for header in headers:
+        command += ['-H', header]
+    if script:
+        command += ['-s', script]
+    out = subprocess.run(command + [f'http://{site["ip"]}{path}'], check=True, capture_output=True, text=True).stdout
+    percentiles = {p: to_ms(v) for p, v in re.findall(r'^\s+(50|99)(?:\.000)?%\s+(\S+)', out, re.M)}
+    socket_errors = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)', out)
+    non_2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    return {
+        'requests': int(re.search(r'(\d+) requests in', out).group(1)),
+        'rps': round(float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1)), 1),
+        'p50_ms': round(percentiles['50'], 2),
+        'p99_ms': round(percentiles['99'], 2),
+        'errors': (sum(map(int, socket_errors.groups())) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
+    }
+
+
+# ---- the sites ----
+
+def install_stock(stock):
+    status, _, body = Client(stock).post_form('/wp-admin/install.php?step=2', {
+        'weblog_title': 'WordPress', 'user_name': stock['admin'], 'admin_password': stock['password'],
+        'admin_password2': stock['password'], 'pw_weak': '1', 'admin_email': 'admin@example.com', 'blog_public': '1'})
+    if status != 200 or 'Success' not in body:
+        raise RuntimeError(f'stock install failed: HTTP {status}: {body[:300]}')
+
+
+def paragraphs(n):
+    words = ('the site serves pages to visitors from many places while editors write posts and readers '
+             'leave comments about what they read on the site every day of the week').split()
+    rng = random.Random(n)
+    return ''.join('<!-- wp:paragraph --><p>%s.</p><!-- /wp:paragraph -->' % ' '.join(rng.choice(words) for _ in range(80))
+                   for _ in range(5))
+
+
+def add_content(site, cookies):
+    """The same posts on both sites: POSTS articles, and on ours the marker post the staleness check reads."""
+    for i in range(POSTS):
+        rest(site, cookies, 'POST', '/wp/v2/posts', {'title': f'Article {i + 1}', 'content': paragraphs(i), 'status': 'publish'})
+
+
+def pages(site):
+    """The two pages measured: the home page and a single post, at each site's own URL for it."""
+    status, msg, _ = Client(site).get('/?p=1')
+    if status == 301:  # pretty permalinks: the post's canonical URL
+        return {'home': '/', 'post': urllib.parse.urlparse(msg['Location']).path}
+    return {'home': '/', 'post': '/?p=1'}
+
+
+def fetch_ok(site, path, cookies='', marker=None):
+    status, msg, body = Client(site, cookies).get(path)
+    if status != 200 or (marker and marker not in body):
+        raise RuntimeError(f'{site["host"]}{path}: HTTP {status}, marker {marker!r} {"missing" if marker else ""}')
+    return msg, body
+
+
+# ---- measurements ----
+
+def anonymous_throughput(config, ours_pages, stock_pages):
+    ours, stock = config['ours'], config['stock']
+    ceiling_pages = {}
+    for name, path in ours_pages.items():
+        _, body = fetch_ok(ours, path)
+        with open(os.path.join(ours['root'], f'usr/share/wordpress/bench-ceiling-{name}.html'), 'w') as f:
+            f.write(body)
+        ceiling_pages[name] = f'/bench-ceiling-{name}.html'
+    rows = []
+    for page in ('home', 'post'):
+        for target, site, path in (('ours', ours, ours_pages[page]), ('stock', stock, stock_pages[page]),
+                                   ('ceiling', ours, ceiling_pages[page])):
+            _, body = fetch_ok(site, path)
+            wrk(site, path, 8, 2)  # warm-up: OPcache, the page cache, the database's buffer pool
+            for c in CONCURRENCY:
+                result = wrk(site, path, c, config['seconds'])
+                rows.append(dict(target=target, page=page, path=path, concurrency=c, bytes=len(body.encode()), **result))
+                log(f'anonymous {page} {target} c={c}: {result}')
+    return rows
+
+
+def logged_in_throughput(config, cookies):
+    """An administrator on the dashboard and the post editor; ours and stock back to back, so that both
+    runs of a pair see the same machine."""
+    rows = []
+    for page, path, marker in (('dashboard', '/wp-admin/', '<title>Dashboard'),
+                               ('post editor', '/wp-admin/post.php?post=1&action=edit', 'block-editor')):
+        for target in ('ours', 'stock'):
+            site = config[target]
+            msg, _ = fetch_ok(site, path, cookies[target], marker)
+            if target == 'ours' and msg.get('X-Cache') != 'BYPASS':
+                raise RuntimeError(f'a logged-in page did not bypass the page cache: X-Cache {msg.get("X-Cache")}')
+            wrk(site, path, 8, 2, [f'Cookie: {cookies[target]}'])  # warm-up
+        for c in (1, 8):
+            for target in ('ours', 'stock'):
+                result = wrk(config[target], path, c, config['seconds'], [f'Cookie: {cookies[target]}'])
+                rows.append(dict(target=target, page=page, path=path, concurrency=c, **result))
+                log(f'logged-in {page} {target} c={c}: {result}')
+    return rows
+
+
+def selects(config):
+    counts = {}
+    for node in ('writer', 'reader'):
+        out = subprocess.run(['mariadb', '--no-defaults', '-S', config['db'][node], '-uroot', '-N', '-B', '-e',
+                              "SHOW GLOBAL STATUS LIKE 'Com_select'"], check=True, capture_output=True, text=True).stdout
+        counts[node] = int(out.split()[1])
+    return counts
+
+
+def share_on_reader(before, after):
+    writer, reader = after['writer'] - before['writer'], after['reader'] - before['reader']
+    return {'writer_selects': writer, 'reader_selects': reader,
+            'reader_percent': round(100.0 * reader / (writer + reader), 1) if writer + reader else None}
+
+
+def anonymous_offload(config, paths, views=100):
+    """Anonymous views the page cache cannot answer (each has its own query string): every one runs WordPress."""
+    ours = config['ours']
+    before = selects(config)
+    client = Client(ours)
+    for i in range(views):
+        status, _, _ = client.get(f'{paths[i % len(paths)]}{"&" if "?" in paths[i % len(paths)] else "?"}bench_view={i}')
+        assert status == 200, status
+    result = share_on_reader(before, selects(config))
+    result['views'] = views
+    log(f'anonymous offload: {result}')
+    return result
+
+
+def mixed_workload(config, ours_pages, users, marker_id, marker_path, hello_id):
+    """90% anonymous views, 10% logged-in users, comments posted, a post edited every few seconds.
+
+    Every response is read: an anonymous one must hold nothing personal (admin bar, a name in it, a comment
+    awaiting moderation); a logged-in one must be its own user's; the marker post must never be older
+    than the page cache's lifetime allows.
+    """
+    ours, ttl = config['ours'], config['ours']['page_cache_seconds']
+    duration = max(90, ttl + 30)
+    anonymous_paths = [ours_pages['home'], ours_pages['post'], marker_path]
+    stop = time.time() + duration
+    lock = threading.Lock()
+    stats = {'anonymous': 0, 'logged_in': 0, 'comments': 0, 'errors': 0, 'privacy_violations': [],
+             'cache': {}, 'latencies': [], 'max_staleness_s': 0.0, 'marker_reads': 0, 'edits': 0}
+    edit_started = {}  # version -> time its edit began: the previous version is stale from then on
+
+    def violation(what):
+        with lock:
+            if len(stats['privacy_violations']) < 20:
+                stats['privacy_violations'].append(what)
+
+    def visitor(seed):
+        rng = random.Random(seed)
+        anonymous = Client(ours)
+        logged_in = {u['name']: Client(ours, u['cookies']) for u in users}
+        while time.time() < stop:
+            started = time.time()
+            try:
+                if rng.random() < 0.9:
+                    path = rng.choice(anonymous_paths)
+                    status, msg, body = anonymous.get(path)
+                    with lock:
+                        stats['anonymous'] += 1
+                        cache = msg.get('X-Cache', '-')
+                        stats['cache'][cache] = stats['cache'].get(cache, 0) + 1
+                    if re.search(r'wp-admin-bar|display-name|awaiting moderation|Bench Visitor', body):
+                        violation(f'anonymous {path} got a personal page (X-Cache {msg.get("X-Cache")})')
+                    if path == marker_path:
+                        seen = int(re.search(r'bench-version-(\d+)', body).group(1))
+                        superseded = edit_started.get(seen + 1)
+                        with lock:
+                            stats['marker_reads'] += 1
+                            if superseded is not None and superseded < started:
+                                stats['max_staleness_s'] = max(stats['max_staleness_s'], started - superseded)
+                else:
+                    user = rng.choice(users)
+                    path = rng.choice([ours_pages['home'], '/wp-admin/'])
+                    status, msg, body = logged_in[user['name']].get(path)
+                    with lock:
+                        stats['logged_in'] += 1
+                    names = set(re.findall(DISPLAY_NAME, body))
+                    if names != {user['display']}:
+                        violation(f'{user["name"]} on {path} saw admin-bar names {names} (X-Cache {msg.get("X-Cache")})')
+                if status >= 400:
+                    with lock:
+                        stats['errors'] += 1
+            except Exception as e:  # noqa: BLE001 - any failure counts as an error of the site
+                with lock:
+                    stats['errors'] += 1
+                log(f'mixed: {e!r}')
+            with lock:
+                stats['latencies'].append(time.time() - started)
+
+    def editor():
+        admin = users[0]
+        version = 0
+        while time.time() < stop - 5:
+            time.sleep(5)
+            version += 1
+            edit_started[version] = time.time()
+            rest(ours, admin['cookies'], 'POST', f'/wp/v2/posts/{marker_id}',
+                 {'content': f'<!-- wp:paragraph --><p>bench-version-{version}</p><!-- /wp:paragraph -->'})
+            with lock:
+                stats['edits'] += 1
+
+    def commenter():
+        n = 0
+        # WordPress refuses a second comment from one address within 15 s (flood control).
+        while time.time() < stop - 16:
+            n += 1
+            visitor_client = Client(ours)
+            status, msg, _ = visitor_client.post_form('/wp-comments-post.php', {
+                'comment_post_ID': hello_id, 'author': f'Bench Visitor {n}', 'email': f'visitor{n}@example.com',
+                'comment': f'Comment {n} at {time.time()}', 'wp-comment-cookies-consent': 'yes', 'submit': 'Post Comment'})
+            if status != 302:
+                with lock:
+                    stats['errors'] += 1
+                log(f'comment {n}: HTTP {status}')
+            else:
+                visitor_client.cookies = '; '.join(set_cookies(msg))
+                _, _, body = visitor_client.get(ours_pages['post'])
+                if f'Bench Visitor {n}' not in body:
+                    violation(f'commenter {n} does not see their own comment awaiting moderation')
+                with lock:
+                    stats['comments'] += 1
+            time.sleep(16)
+
+    before = selects(config)
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(8)]
+    threads += [threading.Thread(target=editor), threading.Thread(target=commenter)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies = sorted(stats.pop('latencies'))
+    stats.update(share_on_reader(before, selects(config)))
+    stats['seconds'] = duration
+    stats['requests_per_s'] = round((stats['anonymous'] + stats['logged_in']) / duration, 1)
+    stats['p50_ms'] = round(1000 * latencies[len(latencies) // 2], 1)
+    stats['p99_ms'] = round(1000 * latencies[int(len(latencies) * 0.99)], 1)
+    stats['max_staleness_s'] = round(stats['max_staleness_s'], 1)
+    stats['page_cache_seconds'] = ttl
+    log(f'mixed: { {k: v for k, v in stats.items() if k != "privacy_violations"} }, violations {stats["privacy_violations"]}')
+    return stats
+
+
+def container_memory(leader):
+    """PSS of every process in the instance (its PID namespace), in MiB, and how many are PHP-FPM workers."""
+    namespace = os.readlink(f'/proc/{leader}/ns/pid')
+    total, workers = 0, 0
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if os.readlink(f'/proc/{pid}/ns/pid') != namespace:
+                continue
+            with open(f'/proc/{pid}/smaps_rollup') as f:
+                total += int(re.search(r'^Pss:\s+(\d+) kB', f.read(), re.M).group(1))
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                workers += f.read().startswith(b'php-fpm: pool')
+        except (OSError, AttributeError):
+            continue
+    return total / 1024, workers
+
+
+def oom_kills():
+    with open('/proc/vmstat') as f:
+        return int(re.search(r'^oom_kill (\d+)', f.read(), re.M).group(1))
+
+
+def overload(config, work):
+    """4x the PHP-FPM pool's workers, each request a page the cache cannot answer."""
+    ours = config['ours']
+    with open(os.path.join(ours['root'], 'etc/php/8.4/fpm/pool.d/www.conf')) as f:
+        pool = int(re.search(r'^pm\.max_children = (\d+)', f.read(), re.M).group(1))
+    script = os.path.join(work, 'unique-paths.lua')
+    with open(script, 'w') as f:
+        f.write('counter = 0\nrequest = function()\n  counter = counter + 1\n'
+                '  return wrk.format(nil, "/?bench_overload=" .. counter .. "-" .. math.random(1e9))\nend\n')
+    peak = {'pss_mib': 0.0, 'workers': 0}
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            mib, workers = container_memory(ours['leader'])
+            peak['pss_mib'], peak['workers'] = max(peak['pss_mib'], mib), max(peak['workers'], workers)
+            time.sleep(0.5)
+
+    kills = oom_kills()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    result = wrk(ours, '/', 4 * pool, 3 * config['seconds'], script=script)
+    done.set()
+    sampler.join()
+    result.update(pool_workers=pool, connections=4 * pool, seconds=3 * config['seconds'], oom_kills=oom_kills() - kills,
+                  peak_memory_mib=round(peak['pss_mib']), peak_workers=peak['workers'],
+                  instance_type=config['instance_type']['name'], instance_memory_mib=config['instance_type']['memory_mib'])
+    log(f'overload: {result}')
+    return result
+
+
+def boot(config):
+    ours = config['ours']
+    with open(ours['boot_log']) as f:
+        text = f.read()
+    script_started = float(re.search(r'boot script started at ([\d.]+)', text).group(1))
+    steps = {m.group(2): int(m.group(1)) for m in re.finditer(r'^scalable-wordpress: \[(\d+) s\] (.*)$', text, re.M)}
+
+    def at(prefix):
+        return next(v for k, v in steps.items() if k.startswith(prefix))
+
+    serving = at('WordPress serves')
+    return {
+        'to_healthy_s': round(ours['boot_healthy'] - ours['boot_started'], 1),
+        'to_serving_s': round(script_started - ours['boot_started'] + serving, 1),
+        'phases_s': {
+            'system boot (systemd, cloud-init) until the boot script runs': round(script_started - ours['boot_started'], 1),
+            'packages (apt-get update and install)': at('trusting the database CA') - at('installing packages'),
+            'configuration (database CA, EFS, secrets, wp-config, PHP-FPM, nginx)': at('installing WordPress') - at('trusting the database CA'),
+            'WordPress install (once per site; a no-op check on later boots)': at('scheduling wp-cron') - at('installing WordPress'),
+            'wp-cron timer and the check that WordPress serves': serving - at('scheduling wp-cron'),
+        },
+    }
+
+
+def commit_measured():
+    """The commit whose product and lab this run measured, and whether they had local changes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(['git', 'status', '--porcelain', '--', 'src', 'assets', 'lab', 'benchmarks'],
+                             cwd=root, capture_output=True, text=True).stdout.strip()
+    return commit + (' with local changes' if changed else '')
+
+
+def measure(config_file, out_file):
+    config = json.load(open(config_file))
+    ours, stock = config['ours'], config['stock']
+    work = os.path.dirname(os.path.abspath(out_file))
+    results = {'boot': boot(config), 'commit': commit_measured()}
+    install_stock(stock)
+    cookies = {'ours': login(ours, ours['admin'], ours['password']), 'stock': login(stock, stock['admin'], stock['password'])}
+    for target in ('ours', 'stock'):
+        add_content(config[target], cookies[target])
+    marker = rest(ours, cookies['ours'], 'POST', '/wp/v2/posts', {
+        'title': 'Marker', 'status': 'publish', 'content': '<!-- wp:paragraph --><p>bench-version-0</p><!-- /wp:paragraph -->'})
+    users = [{'name': ours['admin'], 'cookies': cookies['ours']}]
+    for i in (1, 2):
+        password = f'bench-editor-{random.getrandbits(64):x}'
+        rest(ours, cookies['ours'], 'POST', '/wp/v2/users', {
+            'username': f'editor{i}', 'name': f'Editor Number {i}', 'email': f'editor{i}@example.com',
+            'password': password, 'roles': ['editor']})
+        users.append({'name': f'editor{i}', 'cookies': login(ours, f'editor{i}', password)})
+    for user in users:
+        _, body = fetch_ok(ours, '/', user['cookies'])
+        user['display'] = re.search(DISPLAY_NAME, body).group(1)
+    ours_pages, stock_pages = pages(ours), pages(stock)
+    log(f'pages: ours {ours_pages}, stock {stock_pages}')
+
+    results['anonymous'] = anonymous_throughput(config, ours_pages, stock_pages)
+    results['logged_in'] = logged_in_throughput(config, cookies)
+    marker_path = urllib.parse.urlparse(marker['link']).path or '/'
+    if urllib.parse.urlparse(marker['link']).query:
+        marker_path += '?' + urllib.parse.urlparse(marker['link']).query
+    results['offload_anonymous'] = anonymous_offload(config, [ours_pages['home'], ours_pages['post'], marker_path])
+    results['mixed'] = mixed_workload(config, ours_pages, users, marker['id'], marker_path, 1)
+    results['overload'] = overload(config, work)
+    results['page_cache_seconds'] = ours['page_cache_seconds']
+    results['seconds_per_run'] = config['seconds']
+    with open(out_file, 'w') as f:
+        json.dump(results, f, indent=2)
+
+
+# ---- the report ----
+
+def ratio(a, b):
+    return round(a / b, 2) if b else None
+
+
+def report(web_file, synth_file, out_dir):
+    web, synth = json.load(open(web_file)), json.load(open(synth_file))
+    rps = {(r['target'], r['page'], r['concurrency']): r for r in web['anonymous']}
+    ratios = []
+    for page in ('home', 'post'):
+        for c in CONCURRENCY:
+            ours = rps[('ours', page, c)]['rps']
+            ratios.append({'page': page, 'concurrency': c, 'ours_vs_stock': ratio(ours, rps[('stock', page, c)]['rps']),
+                           'ours_vs_ceiling': ratio(ours, rps[('ceiling', page, c)]['rps'])})
+    logged = {(r['target'], r['page'], r['concurrency']): r for r in web['logged_in']}
+    logged_ratios = [{'page': p, 'concurrency': c, 'ours_vs_stock': ratio(logged[('ours', p, c)]['rps'], logged[('stock', p, c)]['rps'])}
+                     for (t, p, c) in logged if t == 'ours']
+    mixed, over, boot_figures = web['mixed'], web['overload'], web['boot']
+    checks = [
+        ('anonymous throughput, ours / stock (lowest page and concurrency)', f'>= {TARGETS["anonymous_vs_stock"]}',
+         min(r['ours_vs_stock'] for r in ratios), lambda v: v >= TARGETS['anonymous_vs_stock']),
+        ('anonymous throughput, ours / static ceiling (lowest)', f'>= {TARGETS["anonymous_vs_ceiling"]}',
+         min(r['ours_vs_ceiling'] for r in ratios), lambda v: v >= TARGETS['anonymous_vs_ceiling']),
+        ('logged-in throughput, ours / stock (lowest)', f'>= {TARGETS["logged_in_vs_stock"]}',
+         min(r['ours_vs_stock'] for r in logged_ratios), lambda v: v >= TARGETS['logged_in_vs_stock']),
+        ('anonymous SELECTs answered by the replica, %', f'>= {TARGETS["anonymous_reads_on_replica"]}',
+         web['offload_anonymous']['reader_percent'], lambda v: v is not None and v >= TARGETS['anonymous_reads_on_replica']),
+        ('mixed workload: personal pages seen by someone else', '0', len(mixed['privacy_violations']), lambda v: v == 0),
+        ('mixed workload: oldest page served, s past its edit', f'<= {mixed["page_cache_seconds"]} + 5 (lifetime + one render)',
+         mixed['max_staleness_s'], lambda v: v <= mixed['page_cache_seconds'] + 5),
+        ('mixed workload: errors', '0', mixed['errors'], lambda v: v == 0),
+        ('boot to healthy, s', f'<= {TARGETS["boot_to_healthy_s"]}', boot_figures['to_healthy_s'], lambda v: v <= TARGETS['boot_to_healthy_s']),
+        ('overload at 4x the pool: errors', '0', over['errors'], lambda v: v == 0),
+        ('overload at 4x the pool: processes OOM-killed', '0', over['oom_kills'], lambda v: v == 0),
+        ('overload at 4x the pool: peak memory of the instance, MiB', f'< {over["instance_memory_mib"]} ({over["instance_type"]})',
+         over['peak_memory_mib'], lambda v: v < over['instance_memory_mib']),
+    ]
+    targets = [{'what': w, 'target': t, 'value': v, 'met': bool(ok(v))} for w, t, v, ok in checks]
+    results = {
+        'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+        'commit': web['commit'],
+        'machine': f'{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}',
+        'targets': targets, 'anonymous': web['anonymous'], 'anonymous_ratios': ratios,
+        'logged_in': web['logged_in'], 'logged_in_ratios': logged_ratios,
+        'offload_anonymous': web['offload_anonymous'], 'mixed': mixed, 'boot': boot_figures, 'overload': over,
+        'synthesis': synth['results'], 'page_cache_seconds': web['page_cache_seconds'], 'seconds_per_run': web['seconds_per_run'],
+    }
+    with open(os.path.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+        f.write('\n')
+    with open(os.path.join(out_dir, 'RESULTS.md'), 'w') as f:
+        f.write(markdown(results))
+    failed = [t['what'] for t in targets if not t['met']]
+    log('targets not met: ' + '; '.join(failed) if failed else 'every target met')
+
+
+def renders(mixed):
+    return sum(mixed['cache'].get(status, 0) for status in ('MISS', 'EXPIRED', 'STALE'))
+
+
+def markdown(r):
+    def table(header, rows):
+        return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)] +
+                         ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]) + '\n'
+
+    lines = [
+        '# Benchmark results',
+        '',
+        f'Written by `npx projen bench` (benchmarks/run.sh) on {r["date"]}, commit {r["commit"]}, {r["machine"]}.',
+        'Every figure below comes from that one run; the references ran in it too, on the same machine and image.',
+        'Ours: an instance booted from the construct\'s own user data (benchmarks/app.ts: Aurora with one reader, EFS,',
+        f'every default, so a page cache of {r["page_cache_seconds"]} s). Stock: Debian\'s wordpress package with its defaults',
+        '(Apache, mod_php), on the same database server. Ceiling: our nginx returning a saved copy of the same page as a',
+        f'static file. wrk runs of {r["seconds_per_run"]} s each, from the host; the instances, the database and wrk share 2 CPUs.',
+        '',
+        '## Targets',
+        '',
+        table(['what', 'target', 'measured', 'met'], [[t['what'], t['target'], t['value'], 'yes' if t['met'] else '**no**'] for t in r['targets']]),
+        '## 1. Anonymous pages',
+        '',
+        table(['page', 'concurrency', 'ours req/s', 'stock req/s', 'ceiling req/s', 'ours/stock', 'ours/ceiling',
+               'ours p50 / p99 ms', 'stock p50 / p99 ms', 'ceiling p50 / p99 ms'],
+              [[q['page'], q['concurrency']] +
+               [next(a['rps'] for a in r['anonymous'] if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
+                for t in ('ours', 'stock', 'ceiling')] + [q['ours_vs_stock'], q['ours_vs_ceiling']] +
+               ['%s / %s' % next((a['p50_ms'], a['p99_ms']) for a in r['anonymous']
+                                 if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
+                for t in ('ours', 'stock', 'ceiling')]
+               for q in r['anonymous_ratios']]),
+        'Errors in these runs: %d.' % sum(a['errors'] for a in r['anonymous']),
+        '',
+        '## 2. Logged in (an administrator; the page cache is bypassed, X-Cache: BYPASS)',
+        '',
+        table(['page', 'concurrency', 'ours req/s', 'stock req/s', 'ours/stock', 'ours p50 / p99 ms', 'stock p50 / p99 ms'],
+              [[q['page'], q['concurrency']] +
+               [next(a['rps'] for a in r['logged_in'] if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
+                for t in ('ours', 'stock')] + [q['ours_vs_stock']] +
+               ['%s / %s' % next((a['p50_ms'], a['p99_ms']) for a in r['logged_in']
+                                 if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
+                for t in ('ours', 'stock')]
+               for q in r['logged_in_ratios']]),
+        '## 3. Read offload (Aurora mode: a MariaDB writer and replica)',
+        '',
+        f'Anonymous views the cache cannot answer ({r["offload_anonymous"]["views"]} views, each with its own query string): '
+        f'{r["offload_anonymous"]["reader_selects"]} SELECTs on the replica, {r["offload_anonymous"]["writer_selects"]} on the writer: '
+        f'**{r["offload_anonymous"]["reader_percent"]}%** on the replica.',
+        '',
+        f'Mixed workload, {r["mixed"]["seconds"]} s from 8 visitor threads plus an editor and a commenter: '
+        f'{r["mixed"]["anonymous"]} anonymous and {r["mixed"]["logged_in"]} logged-in requests (3 users), '
+        f'{r["mixed"]["comments"]} comments posted, {r["mixed"]["edits"]} edits of a marker post; '
+        f'{r["mixed"]["requests_per_s"]} req/s, p50 {r["mixed"]["p50_ms"]} ms, p99 {r["mixed"]["p99_ms"]} ms, {r["mixed"]["errors"]} errors. '
+        f'Anonymous responses by X-Cache: {", ".join(f"{k} {v}" for k, v in sorted(r["mixed"]["cache"].items()))}: '
+        f'the cache rendered {renders(r["mixed"])} pages (MISS, EXPIRED and STALE each start one render; UPDATING '
+        'responses start none), the only PHP, and so the only SELECTs, that anonymous visitors caused. The replica\'s '
+        'SELECTs below all come from those renders, since logged-in users never read from it.',
+        f'All SELECTs in that window: {r["mixed"]["reader_selects"]} on the replica, {r["mixed"]["writer_selects"]} on the writer '
+        f'({r["mixed"]["reader_percent"]}% on the replica; logged-in users, commenters and edits read from the writer on purpose).',
+        f'Every response was read: {len(r["mixed"]["privacy_violations"])} showed someone a page personal to someone else; '
+        f'of {r["mixed"]["marker_reads"]} anonymous reads of the marker post, the oldest was {r["mixed"]["max_staleness_s"]} s '
+        f'past the edit that replaced it (the page cache\'s lifetime is {r["mixed"]["page_cache_seconds"]} s).',
+        '',
+        '## 4. Boot to healthy',
+        '',
+        f'From the instance\'s start to the health check passing: **{r["boot"]["to_healthy_s"]} s**; to the boot script '
+        f'reporting that WordPress serves (the CloudFormation signal): {r["boot"]["to_serving_s"]} s. The parts:',
+        '',
+        table(['part', 'seconds'], list(r['boot']['phases_s'].items())),
+        '## 5. Overload',
+        '',
+        f'{r["overload"]["connections"]} connections (4x the {r["overload"]["pool_workers"]} PHP-FPM workers the boot sized) for '
+        f'{r["overload"]["seconds"]} s, each request a page the cache cannot answer: {r["overload"]["rps"]} req/s, '
+        f'p50 {r["overload"]["p50_ms"]} ms, p99 {r["overload"]["p99_ms"]} ms, {r["overload"]["errors"]} errors, '
+        f'{r["overload"]["oom_kills"]} processes OOM-killed. Peak memory of the whole instance (PSS): '
+        f'{r["overload"]["peak_memory_mib"]} MiB with {r["overload"]["peak_workers"]} workers, against the '
+        f'{r["overload"]["instance_memory_mib"]} MiB of an {r["overload"]["instance_type"]}.',
+        '',
+        '## 6. Synthesis of the example site',
+        '',
+        table(['language', 'what runs', 'median wall time', 'peak memory (process tree RSS)'],
+              [[lang, f'`{s["command"]}`', f'{s["median_s"]} s ({s["runs"]} runs)', f'{s["peak_rss_mib"]} MiB'] for lang, s in r['synthesis'].items()]),
+    ]
+    notes_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'NOTES.md')
+    if os.path.exists(notes_file):
+        lines += ['## What limits the figures', '', open(notes_file).read()]
+    return '\n'.join(lines) + '\n'
+
+
+if __name__ == '__main__':
+    if len(sys.argv) == 4 and sys.argv[1] == 'measure':
+        measure(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[1] == 'report':
+        report(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)

@@ -390,6 +390,9 @@ def overload(config, work):
             peak['pss_mib'], peak['workers'] = max(peak['pss_mib'], mib), max(peak['workers'], workers)
             time.sleep(0.5)
 
+    # What the boot's pool sizing assumes the instance needs at most: its reserve plus every worker at its size.
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets', 'boot', 'boot.sh')) as f:
+        reserve, per_worker = map(int, re.search(r'workers=\$\(\( \(memory_mib - (\d+)\) / (\d+) \)\)', f.read()).groups())
     kills = oom_kills()
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -398,6 +401,7 @@ def overload(config, work):
     sampler.join()
     result.update(pool_workers=pool, connections=4 * pool, seconds=3 * config['seconds'], oom_kills=oom_kills() - kills,
                   peak_memory_mib=round(peak['pss_mib']), peak_workers=peak['workers'],
+                  sizing_assumes_mib=reserve + pool * per_worker, sizing_per_worker_mib=per_worker,
                   instance_type=config['instance_type']['name'], instance_memory_mib=config['instance_type']['memory_mib'])
     log(f'overload: {result}')
     return result
@@ -509,8 +513,10 @@ def report(web_file, synth_file, out_dir):
         ('boot to healthy, s', f'<= {TARGETS["boot_to_healthy_s"]}', boot_figures['to_healthy_s'], lambda v: v <= TARGETS['boot_to_healthy_s']),
         ('overload at 4x the pool: errors', '0', over['errors'], lambda v: v == 0),
         ('overload at 4x the pool: processes OOM-killed', '0', over['oom_kills'], lambda v: v == 0),
-        ('overload at 4x the pool: peak memory of the instance, MiB', f'< {over["instance_memory_mib"]} ({over["instance_type"]})',
-         over['peak_memory_mib'], lambda v: v < over['instance_memory_mib']),
+        ('overload at 4x the pool: peak memory of the instance, MiB', f'< {over["sizing_assumes_mib"]} (the pool sizing\'s assumption)',
+         over['peak_memory_mib'], lambda v: v < over['sizing_assumes_mib']),
+        ('the pool sizing\'s assumption, MiB', f'< {over["instance_memory_mib"]} ({over["instance_type"]})',
+         over['sizing_assumes_mib'], lambda v: v < over['instance_memory_mib']),
     ]
     targets = [{'what': w, 'target': t, 'value': v, 'met': bool(ok(v))} for w, t, v, ok in checks]
     results = {
@@ -608,8 +614,9 @@ def markdown(r):
         f'{r["overload"]["seconds"]} s, each request a page the cache cannot answer: {r["overload"]["rps"]} req/s, '
         f'p50 {r["overload"]["p50_ms"]} ms, p99 {r["overload"]["p99_ms"]} ms, {r["overload"]["errors"]} errors, '
         f'{r["overload"]["oom_kills"]} processes OOM-killed. Peak memory of the whole instance (PSS): '
-        f'{r["overload"]["peak_memory_mib"]} MiB with {r["overload"]["peak_workers"]} workers, against the '
-        f'{r["overload"]["instance_memory_mib"]} MiB of an {r["overload"]["instance_type"]}.',
+        f'{r["overload"]["peak_memory_mib"]} MiB with {r["overload"]["peak_workers"]} workers. The pool sizing assumes at most '
+        f'{r["overload"]["sizing_assumes_mib"]} MiB ({r["overload"]["sizing_per_worker_mib"]} MiB per worker plus a reserve), '
+        f'within the {r["overload"]["instance_memory_mib"]} MiB of an {r["overload"]["instance_type"]}.',
         '',
         '## 6. Synthesis of the example site',
         '',

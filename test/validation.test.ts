@@ -1,4 +1,4 @@
-import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -50,6 +50,11 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
     [Duration.days(2), /pageCacheTtl \(in seconds\) is 172800, but it must be a whole number from 0 to 86400/],
   ])('fails when pageCacheTtl is %p', (pageCacheTtl, message) => {
     expect(build(() => ({ pageCacheTtl }))).toThrow(message);
+  });
+
+  test('fails when pageCacheTtl is a token, which the instances could not read at boot', () => {
+    expect(build((stack) => ({ pageCacheTtl: Duration.seconds(new CfnParameter(stack, 'Ttl', { type: 'Number' }).valueAsNumber) })))
+      .toThrow(/pageCacheTtl must be a literal Duration: the instances read it at boot/);
   });
 
   test.each([-1, 16, 2.5])('fails when auroraReplicas readers is %p', (readers) => {

@@ -255,15 +255,16 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       'Pass dataSubnets that select isolated or private subnets in two or more AZs.');
     let instanceSubnets = selectSubnets(this.vpc, 'vpcSubnets', props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       'Pass vpcSubnets that select private subnets with a route to the internet (PRIVATE_WITH_EGRESS), for packages and AWS APIs.');
+    const instanceAzs = distinctAzs(instanceSubnets).length;
     if (media._singleInstance) {
       // An EBS volume lives in one AZ; its one instance must run there.
       instanceSubnets = this.vpc.selectSubnets({ subnets: [instanceSubnets.subnets[0]] });
       Annotations.of(this).addWarningV2('cdk-scalable-wordpress:singleInstance',
         'WordPressMedia.ebs() runs one instance in one Availability Zone: an instance replacement or an AZ outage takes the site down ' +
         'until a new instance boots. Use WordPressMedia.efs() for a site that stays up.');
-    } else if (distinctAzs(instanceSubnets).length < 2) {
+    } else if (instanceAzs < 2) {
       Annotations.of(this).addWarningV2('cdk-scalable-wordpress:instancesInOneAz',
-        `The instances run in ${describeAzs(distinctAzs(instanceSubnets).length)}: an AZ outage takes the site down. ` +
+        `The instances run in ${describeAzs(instanceAzs)}: an AZ outage takes the site down. ` +
         'Pass vpcSubnets (or a vpc) with private subnets in two or more AZs.');
     }
 

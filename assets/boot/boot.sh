@@ -225,12 +225,15 @@ pm.max_requests = 1000
 EOF
 install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/fpm/conf.d/90-scalable-wordpress.ini"
 install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/cli/conf.d/90-scalable-wordpress.ini"
-page_cache=wordpress
-[ "$WP_PAGE_CACHE_SECONDS" -gt 0 ] || page_cache=off
+if [ "$WP_PAGE_CACHE_SECONDS" -gt 0 ]; then
+  page_cache=wordpress page_cache_seconds=$WP_PAGE_CACHE_SECONDS
+else
+  # fastcgi_cache_valid still needs a valid time while the cache is off.
+  page_cache=off page_cache_seconds=1
+fi
 install -d -o www-data -g www-data -m 0700 /var/cache/nginx/wordpress
 sed -e "s#@PHP_SOCKET@#/run/php/php$PHP_VERSION-fpm.sock#g" -e "s#@PAGE_CACHE@#$page_cache#g" \
-  -e "s#@PAGE_CACHE_SECONDS@#$(( WP_PAGE_CACHE_SECONDS > 0 ? WP_PAGE_CACHE_SECONDS : 1 ))#g" \
-  "$HERE/nginx-site.conf" > /etc/nginx/sites-available/scalable-wordpress
+  -e "s#@PAGE_CACHE_SECONDS@#$page_cache_seconds#g" "$HERE/nginx-site.conf" > /etc/nginx/sites-available/scalable-wordpress
 ln -sfn /etc/nginx/sites-available/scalable-wordpress /etc/nginx/sites-enabled/default
 nginx -t -q
 systemctl enable "php$PHP_VERSION-fpm" nginx

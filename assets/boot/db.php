@@ -80,7 +80,7 @@ class Scalable_WordPress_DB extends wpdb {
 
     /** The reader connection for this query, or null for the writer. */
     private function reader_for($query) {
-        if ($this->pinned || $this->reader_dbh === false || !defined('SCALABLE_WP_DB_READER_HOST')) {
+        if ($this->pinned || $this->reader_dbh === false) {
             return null;
         }
         if (preg_match('/^\s*SELECT\s+FOUND_ROWS\s*\(\s*\)/i', $query)) {

@@ -141,8 +141,13 @@ def paragraphs(n):
                    for _ in range(5))
 
 
+def marker_content(version):
+    """The marker post's content: the staleness check reads the version back from each page it gets."""
+    return f'<!-- wp:paragraph --><p>bench-version-{version}</p><!-- /wp:paragraph -->'
+
+
 def add_content(site, cookies):
-    """The same posts on both sites: POSTS articles, and on ours the marker post the staleness check reads."""
+    """The same posts on both sites: POSTS articles."""
     for i in range(POSTS):
         rest(site, cookies, 'POST', '/wp/v2/posts', {'title': f'Article {i + 1}', 'content': paragraphs(i), 'status': 'publish'})
 
@@ -304,8 +309,7 @@ def mixed_workload(config, ours_pages, users, marker_id, marker_path, hello_id):
             time.sleep(5)
             version += 1
             edit_started[version] = time.time()
-            rest(ours, admin['cookies'], 'POST', f'/wp/v2/posts/{marker_id}',
-                 {'content': f'<!-- wp:paragraph --><p>bench-version-{version}</p><!-- /wp:paragraph -->'})
+            rest(ours, admin['cookies'], 'POST', f'/wp/v2/posts/{marker_id}', {'content': marker_content(version)})
             with lock:
                 stats['edits'] += 1
 
@@ -449,8 +453,7 @@ def measure(config_file, out_file):
     cookies = {'ours': login(ours, ours['admin'], ours['password']), 'stock': login(stock, stock['admin'], stock['password'])}
     for target in ('ours', 'stock'):
         add_content(config[target], cookies[target])
-    marker = rest(ours, cookies['ours'], 'POST', '/wp/v2/posts', {
-        'title': 'Marker', 'status': 'publish', 'content': '<!-- wp:paragraph --><p>bench-version-0</p><!-- /wp:paragraph -->'})
+    marker = rest(ours, cookies['ours'], 'POST', '/wp/v2/posts', {'title': 'Marker', 'status': 'publish', 'content': marker_content(0)})
     users = [{'name': ours['admin'], 'cookies': cookies['ours']}]
     for i in (1, 2):
         password = f'bench-editor-{random.getrandbits(64):x}'
@@ -466,9 +469,8 @@ def measure(config_file, out_file):
 
     results['anonymous'] = anonymous_throughput(config, ours_pages, stock_pages)
     results['logged_in'] = logged_in_throughput(config, cookies)
-    marker_path = urllib.parse.urlparse(marker['link']).path or '/'
-    if urllib.parse.urlparse(marker['link']).query:
-        marker_path += '?' + urllib.parse.urlparse(marker['link']).query
+    link = urllib.parse.urlparse(marker['link'])
+    marker_path = (link.path or '/') + (f'?{link.query}' if link.query else '')
     results['offload_anonymous'] = anonymous_offload(config, [ours_pages['home'], ours_pages['post'], marker_path])
     results['mixed'] = mixed_workload(config, ours_pages, users, marker['id'], marker_path, 1)
     results['overload'] = overload(config, work)
@@ -484,16 +486,21 @@ def ratio(a, b):
     return round(a / b, 2) if b else None
 
 
+def runs_by_key(rows):
+    """wrk runs by (target, page, concurrency)."""
+    return {(r['target'], r['page'], r['concurrency']): r for r in rows}
+
+
 def report(web_file, synth_file, out_dir):
     web, synth = json.load(open(web_file)), json.load(open(synth_file))
-    rps = {(r['target'], r['page'], r['concurrency']): r for r in web['anonymous']}
+    rps = runs_by_key(web['anonymous'])
     ratios = []
     for page in ('home', 'post'):
         for c in CONCURRENCY:
             ours = rps[('ours', page, c)]['rps']
             ratios.append({'page': page, 'concurrency': c, 'ours_vs_stock': ratio(ours, rps[('stock', page, c)]['rps']),
                            'ours_vs_ceiling': ratio(ours, rps[('ceiling', page, c)]['rps'])})
-    logged = {(r['target'], r['page'], r['concurrency']): r for r in web['logged_in']}
+    logged = runs_by_key(web['logged_in'])
     logged_ratios = [{'page': p, 'concurrency': c, 'ours_vs_stock': ratio(logged[('ours', p, c)]['rps'], logged[('stock', p, c)]['rps'])}
                      for (t, p, c) in logged if t == 'ours']
     mixed, over, boot_figures = web['mixed'], web['overload'], web['boot']
@@ -541,6 +548,21 @@ def renders(mixed):
     return sum(mixed['cache'].get(status, 0) for status in ('MISS', 'EXPIRED', 'STALE'))
 
 
+def comparison(runs, ratios, targets):
+    """Header and rows of a table that sets the targets side by side: req/s, ours' ratios, p50 / p99."""
+    run = runs_by_key(runs)
+    others = [t for t in targets if t != 'ours']
+    header = (['page', 'concurrency'] + [f'{t} req/s' for t in targets] + [f'ours/{t}' for t in others] +
+              [f'{t} p50 / p99 ms' for t in targets])
+    rows = [[q['page'], q['concurrency']] +
+            [run[(t, q['page'], q['concurrency'])]['rps'] for t in targets] +
+            [q[f'ours_vs_{t}'] for t in others] +
+            ['%s / %s' % (run[(t, q['page'], q['concurrency'])]['p50_ms'], run[(t, q['page'], q['concurrency'])]['p99_ms'])
+             for t in targets]
+            for q in ratios]
+    return header, rows
+
+
 def markdown(r):
     def table(header, rows):
         return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)] +
@@ -561,27 +583,12 @@ def markdown(r):
         table(['what', 'target', 'measured', 'met'], [[t['what'], t['target'], t['value'], 'yes' if t['met'] else '**no**'] for t in r['targets']]),
         '## 1. Anonymous pages',
         '',
-        table(['page', 'concurrency', 'ours req/s', 'stock req/s', 'ceiling req/s', 'ours/stock', 'ours/ceiling',
-               'ours p50 / p99 ms', 'stock p50 / p99 ms', 'ceiling p50 / p99 ms'],
-              [[q['page'], q['concurrency']] +
-               [next(a['rps'] for a in r['anonymous'] if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
-                for t in ('ours', 'stock', 'ceiling')] + [q['ours_vs_stock'], q['ours_vs_ceiling']] +
-               ['%s / %s' % next((a['p50_ms'], a['p99_ms']) for a in r['anonymous']
-                                 if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
-                for t in ('ours', 'stock', 'ceiling')]
-               for q in r['anonymous_ratios']]),
+        table(*comparison(r['anonymous'], r['anonymous_ratios'], ('ours', 'stock', 'ceiling'))),
         'Errors in these runs: %d.' % sum(a['errors'] for a in r['anonymous']),
         '',
         '## 2. Logged in (an administrator; the page cache is bypassed, X-Cache: BYPASS)',
         '',
-        table(['page', 'concurrency', 'ours req/s', 'stock req/s', 'ours/stock', 'ours p50 / p99 ms', 'stock p50 / p99 ms'],
-              [[q['page'], q['concurrency']] +
-               [next(a['rps'] for a in r['logged_in'] if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
-                for t in ('ours', 'stock')] + [q['ours_vs_stock']] +
-               ['%s / %s' % next((a['p50_ms'], a['p99_ms']) for a in r['logged_in']
-                                 if a['target'] == t and a['page'] == q['page'] and a['concurrency'] == q['concurrency'])
-                for t in ('ours', 'stock')]
-               for q in r['logged_in_ratios']]),
+        table(*comparison(r['logged_in'], r['logged_in_ratios'], ('ours', 'stock'))),
         '## 3. Read offload (Aurora mode: a MariaDB writer and replica)',
         '',
         f'Anonymous views the cache cannot answer ({r["offload_anonymous"]["views"]} views, each with its own query string): '

@@ -24,8 +24,7 @@ WORK=$LAB_WORK/bench
 export LAB_EXTRA_HOSTS="$LAB_EXTRA_HOSTS
 $STOCK_IP $STOCK_SITE"
 
-teardown() { inst_destroy_all; db_teardown; standin_stop; truststore_stop; net_down; }
-trap 'teardown >/dev/null 2>&1 || true' EXIT
+trap 'site_teardown >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
 
 ./setup-host.sh >/dev/null
@@ -33,7 +32,7 @@ command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 ./image.sh
 rm -rf "$WORK" && mkdir -p "$WORK"
 site_synth benchmarks/app.ts
-teardown >/dev/null 2>&1 || true
+site_teardown >/dev/null 2>&1 || true
 rm -rf "$LAB_EFS_DIR" "$LAB_WORK/render" && mkdir -p "$LAB_EFS_DIR"
 render BenchSite ours
 O=$LAB_WORK/render/ours
@@ -42,7 +41,7 @@ standin_init
 add_secrets "$O"
 standin_start
 truststore_start
-DB_PASSWORD=$(secret_field "$O/secrets.json" "$(secret_arn "$O" WP_DB_SECRET_ARN)" password)
+DB_PASSWORD=$(site_secret "$O" WP_DB_SECRET_ARN password)
 db_start "$DB_PASSWORD" wordpress wordpress
 STOCK_DB_PASSWORD=$(openssl rand -hex 16)
 STOCK_ADMIN_PASSWORD=$(openssl rand -hex 16)
@@ -93,10 +92,8 @@ EOF
 STARTED=$(date +%s.%N)
 inst_boot ours "$OURS_IP" "$O/user-data"
 HEALTH=$(stack_value "$O" healthCheckPath)
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$OURS_IP$HEALTH")" = 200 ]; do
-  python3 -c 'import sys, time; sys.exit(time.time() - float(sys.argv[1]) > 600)' "$STARTED" || lab_die 'ours never became healthy'
-  sleep 0.25
-done
+healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$OURS_IP$HEALTH")" = 200 ]; }
+lab_wait 600 'ours to pass the health check' healthy || lab_die 'ours never became healthy'
 HEALTHY=$(date +%s.%N)
 inst_wait ours 300
 # The fleet-wide wp-cron timer would add its queries to the read-offload counts: the benchmark stops it.
@@ -106,9 +103,9 @@ inst_wait stock 600
 
 export OURS_IP STOCK_IP SITE STOCK_SITE STARTED HEALTHY STOCK_ADMIN_PASSWORD
 OURS_ROOT=$(inst_root ours) OURS_LEADER=$(inst_leader ours) STOCK_ROOT=$(inst_root stock) STOCK_LEADER=$(inst_leader stock)
-ADMIN=$(secret_field "$O/secrets.json" "$(secret_arn "$O" WP_ADMIN_SECRET_ARN)" username)
-ADMIN_PASSWORD=$(secret_field "$O/secrets.json" "$(secret_arn "$O" WP_ADMIN_SECRET_ARN)" password)
-PAGE_CACHE_SECONDS=$(grep -o "^WP_PAGE_CACHE_SECONDS='[0-9]*'" "$O/user-data" | cut -d"'" -f2)
+ADMIN=$(site_secret "$O" WP_ADMIN_SECRET_ARN username)
+ADMIN_PASSWORD=$(site_secret "$O" WP_ADMIN_SECRET_ARN password)
+PAGE_CACHE_SECONDS=$(user_data_value "$O" WP_PAGE_CACHE_SECONDS)
 WRITER_SOCK=$(db_sock writer) READER_SOCK=$(db_sock reader)
 export OURS_ROOT OURS_LEADER STOCK_ROOT STOCK_LEADER ADMIN ADMIN_PASSWORD PAGE_CACHE_SECONDS WRITER_SOCK READER_SOCK
 python3 - "$WORK/config.json" <<'PY'
@@ -128,7 +125,7 @@ json.dump({
 }, open(sys.argv[1], 'w'), indent=2)
 PY
 python3 "$ROOT/benchmarks/bench.py" measure "$WORK/config.json" "$WORK/web.json"
-teardown
+site_teardown
 trap - EXIT
 
 # Synthesis last, on a machine the lab no longer loads.

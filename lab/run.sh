@@ -22,11 +22,7 @@ cd "$(dirname "$0")"
 ROOT=$(cd .. && pwd)
 REPORT=$ROOT/test-reports/lab.xml
 
-teardown() {
-  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
-  net_down
-}
-if [ "${1:-}" = --down ]; then teardown; exit 0; fi
+if [ "${1:-}" = --down ]; then site_teardown; exit 0; fi
 
 # ---- results: printed as they come, and a JUnit report at the end ----
 CASES=()
@@ -63,7 +59,7 @@ on_exit() {
   echo; echo "Figures:"; printf '  %s\n' "${FIGURES[@]}"
   echo "$PASSES passed, $FAILS failed"
   if [ "${LAB_KEEP:-0}" = 1 ]; then lab_log "LAB_KEEP=1: left running; 'lab/run.sh --down' tears down"
-  else teardown >/dev/null 2>&1 || true; fi
+  else site_teardown >/dev/null 2>&1 || true; fi
   [ "$rc" -ne 0 ] || [ "$FAILS" -eq 0 ] || rc=1
   exit "$rc"
 }
@@ -128,7 +124,7 @@ PY
 }
 
 # ---- lab services ----
-teardown >/dev/null 2>&1 || true
+site_teardown >/dev/null 2>&1 || true
 rm -rf "$LAB_EFS_DIR" "$LAB_WORK/render" && mkdir -p "$LAB_EFS_DIR"
 net_up
 standin_init
@@ -145,11 +141,11 @@ R=$LAB_WORK/render/rds
 HEALTH=$(stack_value "$A" healthCheckPath)
 export LAB_HEALTH_CODES
 LAB_HEALTH_CODES=$(stack_value "$A" healthCheckCodes)
-db_start "$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_DB_SECRET_ARN)" password)" wordpress wordpress
+db_start "$(site_secret "$A" WP_DB_SECRET_ARN password)" wordpress wordpress
 haproxy_start "$HEALTH" a="$LAB_SUBNET.11" b="$LAB_SUBNET.12"
 figure "lab services ready after $((SECONDS - LAB_STARTED)) s"
-ADMIN_USER=$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_ADMIN_SECRET_ARN)" username)
-ADMIN_PASSWORD=$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_ADMIN_SECRET_ARN)" password)
+ADMIN_USER=$(site_secret "$A" WP_ADMIN_SECRET_ARN username)
+ADMIN_PASSWORD=$(site_secret "$A" WP_ADMIN_SECRET_ARN password)
 
 # ==== Scenario 1: Aurora + EFS, two instances racing their first boot ====
 cp "$A/user-data" "$LAB_WORK/missing-secret-user-data"
@@ -173,8 +169,8 @@ serves_wordpress() { contains "$(lb /)" wp-content; }
 check '1. the site serves WordPress through the load balancer' serves_wordpress
 no_secret_in_logs() {
   local db_password salts
-  db_password=$(secret_field "$A/secrets.json" "$(secret_arn "$A" WP_DB_SECRET_ARN)" password)
-  salts=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][:64])' "$A/secrets.json" "$(secret_arn "$A" WP_SALTS_SECRET_ARN)")
+  db_password=$(site_secret "$A" WP_DB_SECRET_ARN password)
+  salts=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][:64])' "$A/secrets.json" "$(user_data_value "$A" WP_SALTS_SECRET_ARN)")
   for value in "$ADMIN_PASSWORD" "$db_password" "$salts"; do
     ! grep -rqF -- "$value" "$(inst_root a)/var/log/" "$(inst_root a)/var/lib/cloud/" || { echo "a secret value is in a log"; return 1; }
   done
@@ -190,17 +186,22 @@ check '2. is accepted by instance B (shared keys and salts)' dashboard_on b
 
 # The page cache (nginx, per instance): anonymous pages only, never a personal one, edits seen within its lifetime.
 cache_status() { web "$@" -o /dev/null -D - | tr -d '\r' | sed -n 's/^X-Cache: //Ip'; }
-cached_on_second_view() { test "$(cache_status a /?lab_cache=1)" = MISS && test "$(cache_status a /?lab_cache=1)" = HIT; }
+# cache_is WANT WHAT CURL_ARGS...: instance a's X-Cache for the request is WANT, or say what it was
+cache_is() {
+  local want=$1 what=$2 got; shift 2
+  got=$(cache_status a "$@"); [ "$got" = "$want" ] || { echo "$what: X-Cache '$got', expected '$want'"; return 1; }
+}
+cached_on_second_view() { cache_is MISS 'first view' /?lab_cache=1 && cache_is HIT 'second view' /?lab_cache=1; }
 check 'page cache: an anonymous page is rendered once, then served from the cache' cached_on_second_view
 personal_bypasses() {
-  local out
+  local cookie
   for cookie in "$JAR" 'comment_author_0123=Visitor' 'wp-postpass_0123=x'; do
-    out=$(cache_status a / -b "$cookie"); [ "$out" = BYPASS ] || { echo "cookie $cookie: $out"; return 1; }
+    cache_is BYPASS "cookie $cookie" / -b "$cookie" || return 1
   done
-  out=$(cache_status a /wp-login.php); [ "$out" = BYPASS ] || { echo "wp-login.php: $out"; return 1; }
+  cache_is BYPASS wp-login.php /wp-login.php || return 1
   # nginx consults its cache for GET and HEAD only: a POST has no cache status at all.
-  out=$(cache_status a / -X POST -d x=1); [ -z "$out" ] || { echo "POST: $out"; return 1; }
-  out=$(cache_status a / -H 'Authorization: Basic eDp5'); [ "$out" = BYPASS ] || { echo "Authorization: $out"; return 1; }
+  cache_is '' POST / -X POST -d x=1 || return 1
+  cache_is BYPASS Authorization / -H 'Authorization: Basic eDp5'
 }
 check 'page cache: logged-in users, commenters, post passwords, logins, POST and credentials bypass it' personal_bypasses
 never_personal_to_anonymous() {
@@ -211,7 +212,7 @@ never_personal_to_anonymous() {
   done
 }
 check 'page cache: a logged-in page is never served to an anonymous visitor' never_personal_to_anonymous
-TTL=$(grep -o "^WP_PAGE_CACHE_SECONDS='[0-9]*'" "$A/user-data" | cut -d"'" -f2)
+TTL=$(user_data_value "$A" WP_PAGE_CACHE_SECONDS)
 edit_reaches_visitors() {
   local title="Lab edited $RANDOM" started
   rm -f "$LAB_WORK/edit-seen-after"
@@ -321,9 +322,9 @@ inst_destroy a; inst_destroy b; inst_destroy c
 
 # ==== Scenario 2: RDS Multi-AZ + EBS, the instance replaced ====
 db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;
-  ALTER USER 'wordpress'@'%' IDENTIFIED BY '$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_DB_SECRET_ARN)" password | sed "s/'/''/g")'"
-ADMIN_USER=$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_ADMIN_SECRET_ARN)" username)
-ADMIN_PASSWORD=$(secret_field "$R/secrets.json" "$(secret_arn "$R" WP_ADMIN_SECRET_ARN)" password)
+  ALTER USER 'wordpress'@'%' IDENTIFIED BY '$(site_secret "$R" WP_DB_SECRET_ARN password | sed "s/'/''/g")'"
+ADMIN_USER=$(site_secret "$R" WP_ADMIN_SECRET_ARN username)
+ADMIN_PASSWORD=$(site_secret "$R" WP_ADMIN_SECRET_ARN password)
 haproxy_start "$HEALTH" d="$LAB_SUBNET.14" e="$LAB_SUBNET.15"
 boot d "$LAB_SUBNET.14" "$R/user-data"
 t=$(wait_healthy 600 d) || t='(never)'

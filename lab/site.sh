@@ -24,10 +24,13 @@ render() {
 JSON
   python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir"
 }
-# secret_field SECRETS_JSON ARN FIELD: one field of a rendered secret
-secret_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' "$@"; }
-# secret_arn DIR NAME: the ARN the user data names in NAME, e.g. WP_DB_SECRET_ARN
-secret_arn() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
+# user_data_value DIR NAME: the value the rendered user data gives NAME, e.g. WP_DB_SECRET_ARN
+user_data_value() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
+# site_secret DIR NAME FIELD: one field of the secret whose ARN the user data gives NAME
+site_secret() {
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' \
+    "$1/secrets.json" "$(user_data_value "$1" "$2")" "$3"
+}
 add_secrets() { # add_secrets DIR: every secret of the rendered stack into the stand-in
   local arn
   for arn in $(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))))' "$1/secrets.json"); do
@@ -54,3 +57,9 @@ server.serve_forever()' "$TRUSTSTORE_IP" "$LAB_WORK/truststore" "$LAB_PKI/trusts
   disown $!   # not a job of the caller: helpers that `wait` for their own jobs must not wait for it
 }
 truststore_stop() { [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "$LAB_WORK/truststore.pid")"; }
+
+# site_teardown: everything a lab or a benchmark started, stopped and removed (each part copes with being down)
+site_teardown() {
+  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
+  net_down
+}

@@ -10,6 +10,15 @@ import { describeAzs, distinctAzs, ensureInteger } from './private/validation';
 const DB_USERNAME = 'wordpress';
 const DB_NAME = 'wordpress';
 
+/**
+ * The default engine versions. A full minor version, because CloudFormation's template validation (on in every
+ * `cdk init` app since aws-cdk-lib 2.262) accepts no major-only MySQL version, and one that every aws-cdk-lib
+ * from our floor (2.257) to today knows and none deprecates. Never change them within a major version: a site
+ * whose database already runs a newer minor would fail to update, since RDS cannot downgrade.
+ */
+const DEFAULT_MYSQL_VERSION = rds.MysqlEngineVersion.VER_8_4_8;
+const DEFAULT_AURORA_MYSQL_VERSION = rds.AuroraMysqlEngineVersion.VER_3_10_4;
+
 /** An Aurora cluster has at most 15 readers. */
 const MAX_AURORA_READERS = 15;
 
@@ -39,7 +48,11 @@ export interface RdsMultiAzOptions extends WordPressDatabaseOptions {
   /**
    * The MySQL engine version.
    *
-   * @default - the newest MySQL 8.4 minor version that RDS offers at deploy time (`MysqlEngineVersion.of('8.4', '8.4')`)
+   * Minor versions then move forward by themselves: RDS applies newer minor versions in the maintenance window
+   * (auto minor version upgrade is on), and CloudFormation leaves the running version alone while this value is
+   * unchanged. Set it only to a version at or above the one running: RDS cannot downgrade.
+   *
+   * @default MysqlEngineVersion.VER_8_4_8, fixed for this major version of the library
    */
   readonly engineVersion?: rds.MysqlEngineVersion;
 
@@ -118,7 +131,9 @@ export interface AuroraReplicasOptions extends WordPressDatabaseOptions {
   /**
    * The Aurora MySQL engine version.
    *
-   * @default AuroraMysqlEngineVersion.VER_3_10_4 (an Aurora MySQL 3 long-term-support release)
+   * Minor versions then move forward by themselves, in the maintenance window, as with `rdsMultiAz()`.
+   *
+   * @default AuroraMysqlEngineVersion.VER_3_10_4 (an Aurora MySQL 3 long-term-support release), fixed for this major version of the library
    */
   readonly engineVersion?: rds.AuroraMysqlEngineVersion;
 
@@ -206,7 +221,7 @@ class RdsMultiAzDatabase extends WordPressDatabase {
   public _bind(scope: Construct, context: DatabaseContext): BoundDatabase {
     const o = this.options;
     requireTwoAzs(context, 'WordPressDatabase.rdsMultiAz()');
-    const engine = rds.DatabaseInstanceEngine.mysql({ version: o.engineVersion ?? rds.MysqlEngineVersion.of('8.4', '8.4') });
+    const engine = rds.DatabaseInstanceEngine.mysql({ version: o.engineVersion ?? DEFAULT_MYSQL_VERSION });
     const secret = createSecret(scope, context);
     const instance = new rds.DatabaseInstance(scope, 'Instance', {
       engine,
@@ -249,6 +264,18 @@ class AuroraReplicasDatabase extends WordPressDatabase {
     super();
     validateCommon(options);
     ensureInteger('WordPressDatabase.auroraReplicas({ readers })', options.readers ?? 1, 0, MAX_AURORA_READERS);
+    if (options.readerType !== AuroraReaderType.SERVERLESS_V2) {
+      for (const [prop, value] of [['serverlessV2MinCapacity', options.serverlessV2MinCapacity], ['serverlessV2MaxCapacity', options.serverlessV2MaxCapacity]] as const) {
+        if (value !== undefined) {
+          throw new Error(
+            `WordPressDatabase.auroraReplicas({ ${prop}: ${value} }) applies to Serverless v2 readers, but readerType is ` +
+            `${options.readerType ?? 'not set (provisioned readers)'}. Add readerType: AuroraReaderType.SERVERLESS_V2, or remove ${prop}.`,
+          );
+        }
+      }
+    }
+    validateAuroraInstanceType('instanceType', options.instanceType);
+    validateAuroraInstanceType('readerInstanceType', options.readerInstanceType);
     const min = options.serverlessV2MinCapacity ?? 0.5;
     const max = options.serverlessV2MaxCapacity ?? 8;
     if (!(min >= 0 && min <= 256 && max >= 1 && max <= 256 && min <= max && (min * 2) % 1 === 0 && (max * 2) % 1 === 0)) {
@@ -269,7 +296,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
         'WordPressDatabase.auroraReplicas({ readers: 0 }) has no reader: every query goes to the writer, and a writer failure waits for Aurora ' +
         'to recreate it (about 10 minutes) instead of failing over in under a minute. Set readers to 1 or more for production.');
     }
-    const engine = rds.DatabaseClusterEngine.auroraMysql({ version: o.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_4 });
+    const engine = rds.DatabaseClusterEngine.auroraMysql({ version: o.engineVersion ?? DEFAULT_AURORA_MYSQL_VERSION });
     const writerType = o.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const azs = distinctAzs(context.subnets);
     // The writer takes the first AZ, readers the others in turn, so that a failover target
@@ -350,14 +377,37 @@ function validateCommon(options: WordPressDatabaseOptions) {
   }
 }
 
+/**
+ * Aurora MySQL 3 runs on memory-optimized classes (db.r*, db.x*) and on the burstable db.t3/db.t4g medium and large;
+ * it has no db.m* class and dropped db.t3.small (Aurora user guide, "Supported DB engines for DB instance classes",
+ * and "Comparing Aurora MySQL version 2 and version 3"). Anything else fails only at deploy, after the VPC is built.
+ */
+const AURORA_MYSQL_3_CLASSES = /^(r\d+[a-z-]*|x\d+[a-z-]*)\.|^t(3|4g)\.(medium|large)$/;
+
+function validateAuroraInstanceType(prop: string, instanceType: ec2.InstanceType | undefined) {
+  const name = instanceType?.toString();
+  if (name === undefined || Token.isUnresolved(name) || AURORA_MYSQL_3_CLASSES.test(name)) {
+    return;
+  }
+  throw new Error(
+    `WordPressDatabase.auroraReplicas({ ${prop} }) is db.${name}, which Aurora MySQL 3 does not support: it runs on the db.r and db.x ` +
+    'classes, and on db.t3 or db.t4g medium and large. Use e.g. r6g.large (the default), or t4g.medium for a small or test site.',
+  );
+}
+
 function requireTwoAzs(context: DatabaseContext, what: string) {
   const azs = distinctAzs(context.subnets);
   if (azs.length < 2) {
     throw new Error(
-      `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describeAzs(azs.length)} ` +
-      `(${azs.join(', ') || 'none'}). Pass a vpc with subnets in two or more AZs, or widen dataSubnets.`,
+      `${what} needs subnets in at least two Availability Zones for its standby, but the database subnets span ${describeAzs(azs.length)}` +
+      `${namesOf(azs)}. Pass a vpc with subnets in two or more AZs, or widen dataSubnets.`,
     );
   }
+}
+
+/** " (eu-west-1a, eu-west-1b)" for AZ names known at synth time; nothing for names CloudFormation resolves at deploy. */
+function namesOf(azs: string[]): string {
+  return azs.length === 0 || azs.some((az) => Token.isUnresolved(az)) ? '' : ` (${azs.join(', ')})`;
 }
 
 function createSecret(scope: Construct, context: DatabaseContext): secretsmanager.ISecret {

@@ -2,8 +2,9 @@ import { RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Construct, IConstruct } from 'constructs';
+import { Construct, IConstruct, IDependable } from 'constructs';
 import { acknowledge } from './private/nag';
+import { distinctAzs } from './private/validation';
 
 /**
  * Options for `WordPressMedia.efs()`.
@@ -93,8 +94,8 @@ export interface MediaContext {
   readonly vpc: ec2.IVpc;
   /** Subnets for EFS mount targets. */
   readonly dataSubnets: ec2.SelectedSubnets;
-  /** The Availability Zone of the (single) instance, for an EBS volume. */
-  readonly instanceAvailabilityZone: string;
+  /** The Availability Zones the instances run in; the first is the (single) instance's, for an EBS volume. */
+  readonly instanceAvailabilityZones: string[];
   /** The instance role, granted what it needs to use the media. */
   readonly role: iam.IRole;
   /** The constructs whose instances attach an EBS volume: the volume and they share a tag. */
@@ -113,6 +114,8 @@ export interface BoundMedia {
   readonly volume?: ec2.Volume;
   /** How instances reach the media over the network, if they do. */
   readonly connections?: ec2.Connections;
+  /** What must exist before an instance can mount the media, if anything. */
+  readonly available?: IDependable;
 }
 
 class EfsMedia extends WordPressMedia {
@@ -125,6 +128,7 @@ class EfsMedia extends WordPressMedia {
 
   /** @internal */
   public _bind(scope: Construct, context: MediaContext): BoundMedia {
+    requireMountTargetForEveryInstanceAz(context);
     const fileSystem = new efs.FileSystem(scope, 'FileSystem', {
       vpc: context.vpc,
       vpcSubnets: { subnets: context.dataSubnets.subnets },
@@ -155,7 +159,7 @@ class EfsMedia extends WordPressMedia {
         ],
       }),
     });
-    return { kind: 'efs', fileSystem, connections: fileSystem.connections };
+    return { kind: 'efs', fileSystem, connections: fileSystem.connections, available: fileSystem.mountTargetsAvailable };
   }
 }
 
@@ -180,7 +184,7 @@ class EbsMedia extends WordPressMedia {
   /** @internal */
   public _bind(scope: Construct, context: MediaContext): BoundMedia {
     const volume = new ec2.Volume(scope, 'Volume', {
-      availabilityZone: context.instanceAvailabilityZone,
+      availabilityZone: context.instanceAvailabilityZones[0],
       size: this.options.size ?? Size.gibibytes(50),
       volumeType: this.options.volumeType ?? ec2.EbsDeviceVolumeType.GP3,
       encrypted: true,
@@ -199,6 +203,25 @@ class EbsMedia extends WordPressMedia {
       'ec2:DescribeVolumes supports no resource-level permissions; it is read-only and lets the boot script wait until the volume is free');
     return { kind: 'ebs', volume };
   }
+}
+
+/**
+ * An EFS file system's DNS name resolves only in the Availability Zones that have a mount target
+ * (https://docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html): an instance in any other
+ * AZ could not mount wp-content, and its boot would fail.
+ */
+function requireMountTargetForEveryInstanceAz(context: MediaContext) {
+  const mountTargetAzs = distinctAzs(context.dataSubnets);
+  const missing = context.instanceAvailabilityZones.filter((az) => !mountTargetAzs.includes(az));
+  // Two different tokens may still name the same AZ: only literal names can be compared for sure.
+  if (missing.length === 0 || [...missing, ...mountTargetAzs].some((az) => Token.isUnresolved(az))) {
+    return;
+  }
+  throw new Error(
+    `vpcSubnets puts instances in ${missing.join(', ')}, where dataSubnets has no subnet (it covers ${mountTargetAzs.join(', ')}). ` +
+    'WordPressMedia.efs() puts its mount targets in dataSubnets, and an EFS DNS name resolves only in AZs with a mount target, ' +
+    'so those instances could not mount wp-content. Widen dataSubnets to every AZ of vpcSubnets, or narrow vpcSubnets to the AZs of dataSubnets.',
+  );
 }
 
 /** EFS cannot be snapshotted by CloudFormation: SNAPSHOT means RETAIN. */

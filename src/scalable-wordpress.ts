@@ -16,8 +16,12 @@ import { bootCommands } from './boot/user-data';
 import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressMedia } from './media';
 import { acknowledge } from './private/nag';
+import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
+import {
+  Capacity, normalizeDomainName, pageCacheTtlSeconds, validateAdmin, validateCapacity, validateDomain, validateInstanceType, validateScalingTargets,
+} from './private/site-props';
 import { SiteSecrets } from './private/site-secrets';
-import { describeAzs, distinctAzs, ensureInteger } from './private/validation';
+import { describeAzs, distinctAzs } from './private/validation';
 
 /** Public SSM parameters of the official Debian 13 (trixie) AMIs, published by Debian's cloud team. */
 const DEBIAN_13_AMI_PARAMETERS: Record<string, string> = {
@@ -244,9 +248,15 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     super(scope, id);
     const media = props.media ?? WordPressMedia.efs();
     const database = props.database ?? WordPressDatabase.rdsMultiAz();
-    const capacity = validateCapacity(props, media);
-    validateDomain(props);
-    validateScalingTargets(props);
+    const capacity = validateCapacity(props.minCapacity, props.maxCapacity, media._singleInstance);
+    const domainName = props.domainName === undefined ? undefined : normalizeDomainName(props.domainName);
+    validateDomain(domainName, props.domainZone, props.certificate !== undefined);
+    validateScalingTargets(props.targetCpuUtilizationPercent, props.targetRequestsPerMinute);
+    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M5, ec2.InstanceSize.LARGE);
+    validateInstanceType(instanceType);
+    const adminUsername = props.adminUsername ?? 'wpadmin';
+    const adminEmail = props.adminEmail ?? `admin@${domainName ?? 'example.com'}`;
+    validateAdmin(adminUsername, adminEmail);
     const pageCacheSeconds = pageCacheTtlSeconds(this, props.pageCacheTtl);
 
     this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
@@ -271,7 +281,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const webSecurityGroup = new ec2.SecurityGroup(this, 'WebSecurityGroup', {
       vpc: this.vpc,
       description: 'WordPress instances: HTTP from the load balancer only',
-      allowAllOutbound: true, // packages, Secrets Manager, CloudFormation and SSM endpoints
+      // Packages, Secrets Manager, CloudFormation and SSM endpoints, over IPv4 and IPv6: in a dual-stack VPC the
+      // instances have an IPv6 default route, and a client without a fast fallback would hang on IPv6 until it times out.
+      allowAllOutbound: true,
+      allowAllIpv6Outbound: true,
     });
     this.connections = new ec2.Connections({ securityGroups: [webSecurityGroup] });
     const role = new iam.Role(this, 'InstanceRole', {
@@ -285,8 +298,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
     // Secrets and stateful resources. Their construct IDs fix their logical IDs: never rename them.
     const secrets = new SiteSecrets(this, 'Secrets', {
-      adminUsername: props.adminUsername ?? 'wpadmin',
-      adminEmail: props.adminEmail ?? `admin@${props.domainName ?? 'example.com'}`,
+      adminUsername,
+      adminEmail,
       removalPolicy: props.removalPolicy,
     });
     this.adminSecret = secrets.admin;
@@ -305,16 +318,20 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
     // The user data is filled in below, once the load balancer's name and the stack's resources exist.
     const userData = ec2.UserData.forLinux({ shebang: '#!/bin/bash' });
-    this.autoScalingGroup = this.createAutoScalingGroup(props, capacity, media, instanceSubnets, webSecurityGroup, role, userData);
+    this.autoScalingGroup = this.createAutoScalingGroup(props, instanceType, capacity, media, instanceSubnets, webSecurityGroup, role, userData);
     const storage = media._bind(new Construct(this, 'Media'), {
       vpc: this.vpc,
       dataSubnets,
-      instanceAvailabilityZone: instanceSubnets.subnets[0].availabilityZone,
+      instanceAvailabilityZones: distinctAzs(instanceSubnets),
       role,
       attachers: [this.autoScalingGroup],
       removalPolicy: props.removalPolicy,
     });
     storage.connections?.allowDefaultPortFrom(this.connections, 'WordPress instances');
+    if (storage.available) {
+      // Instances mount the media at boot: an update that adds or replaces mount targets must finish first.
+      this.autoScalingGroup.node.addDependency(storage.available);
+    }
     this.fileSystem = storage.fileSystem;
     this.volume = storage.volume;
     for (const secret of [db.secret, secrets.salts, secrets.admin]) {
@@ -330,7 +347,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: this.vpc,
       internetFacing: true,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      vpcSubnets: { subnets: selectPublicSubnets(this.vpc).subnets },
       ipAddressType: dualStack ? elbv2.IpAddressType.DUAL_STACK : elbv2.IpAddressType.IPV4,
       dropInvalidHeaderFields: true,
     });
@@ -359,10 +376,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       },
     });
 
-    const dns = props.domainName ? new Construct(this, 'DNS') : undefined;
-    if (props.domainName && dns) {
+    const dns = domainName ? new Construct(this, 'DNS') : undefined;
+    if (domainName && dns) {
       this.certificate = props.certificate ?? new acm.Certificate(dns, 'Certificate', {
-        domainName: props.domainName,
+        domainName,
         validation: acm.CertificateValidation.fromDns(props.domainZone),
       });
       this.listener = this.loadBalancer.addListener('Https', {
@@ -373,7 +390,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         open: true,
       });
       this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
-      this.url = `https://${props.domainName}`;
+      this.url = `https://${domainName}`;
     } else {
       this.listener = this.loadBalancer.addListener('Http', {
         port: 80,
@@ -386,8 +403,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         'Set domainName and domainZone for HTTPS.');
     }
 
-    if (props.domainName && props.domainZone && dns) {
-      this.createDns(dns, props.domainName, props.domainZone, dualStack);
+    if (domainName && props.domainZone && dns) {
+      this.createDns(dns, domainName, props.domainZone, dualStack);
     }
 
     const stack = Stack.of(this);
@@ -404,7 +421,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       dbReaderHost: db.readerEndpoint?.hostname,
       dbPort: Token.asString(db.writerEndpoint.port),
       dbName: db.databaseName,
-      dbCaBundleUrl: `https://truststore.pki.rds.${stack.urlSuffix}/${stack.region}/${stack.region}-bundle.pem`,
+      dbCaBundleUrl: rdsCaBundleUrl(this),
       saltsSecretArn: secrets.salts.secretArn,
       adminSecretArn: secrets.admin.secretArn,
       media: storage.kind,
@@ -453,6 +470,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
   private createAutoScalingGroup(
     props: ScalableWordPressProps,
+    instanceType: ec2.InstanceType,
     capacity: Capacity,
     media: WordPressMedia,
     subnets: ec2.SelectedSubnets,
@@ -460,7 +478,9 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     role: iam.IRole,
     userData: ec2.UserData,
   ): autoscaling.AutoScalingGroup {
-    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M5, ec2.InstanceSize.LARGE);
+    if (!props.machineImage) {
+      requireDebianImageParameter(this);
+    }
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       instanceType,
       machineImage: props.machineImage ?? ec2.MachineImage.fromSsmParameter(
@@ -524,78 +544,6 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   }
 }
 
-interface Capacity {
-  readonly min: number;
-  readonly max: number;
-}
-
-function validateCapacity(props: ScalableWordPressProps, media: WordPressMedia): Capacity {
-  if (media._singleInstance) {
-    for (const [prop, value] of [['minCapacity', props.minCapacity], ['maxCapacity', props.maxCapacity]] as const) {
-      if (value !== undefined && value !== 1) {
-        throw new Error(
-          `${prop} is ${value}, but WordPressMedia.ebs() keeps wp-content on one volume that only one instance can attach. ` +
-          `Use media: WordPressMedia.efs() to run more than one instance, or set ${prop} to 1.`,
-        );
-      }
-    }
-    return { min: 1, max: 1 };
-  }
-  const min = props.minCapacity ?? 2;
-  ensureInteger('minCapacity', min, 1, 1000, 'A site needs at least one instance.');
-  const max = props.maxCapacity ?? Math.max(min, 4);
-  ensureInteger('maxCapacity', max, 1, 1000, 'A site needs at least one instance.');
-  if (min > max) {
-    throw new Error(`minCapacity (${min}) is greater than maxCapacity (${max}). Raise maxCapacity to at least ${min}, or lower minCapacity.`);
-  }
-  return { min, max };
-}
-
-function validateDomain(props: ScalableWordPressProps) {
-  const { domainName, domainZone, certificate } = props;
-  if (certificate && !domainName) {
-    throw new Error('certificate is set but domainName is not. Set domainName to the name the certificate covers (and domainZone to its hosted zone).');
-  }
-  if (domainName && !domainZone) {
-    throw new Error(`domainName is '${domainName}' but domainZone is not set. Pass the Route 53 hosted zone that holds ${domainName} as domainZone.`);
-  }
-  if (domainName && domainZone && !Token.isUnresolved(domainName) && !Token.isUnresolved(domainZone.zoneName)) {
-    const zoneName = domainZone.zoneName.replace(/\.$/, '').toLowerCase();
-    const name = domainName.replace(/\.$/, '').toLowerCase();
-    if (name !== zoneName && !name.endsWith(`.${zoneName}`)) {
-      throw new Error(`domainName '${domainName}' is not in domainZone '${domainZone.zoneName}'. Use a name that ends in ${zoneName}, or the zone that holds ${domainName}.`);
-    }
-  }
-}
-
-/** The page cache's lifetime in whole seconds: at most a day, with a warning past 10 minutes. */
-function pageCacheTtlSeconds(scope: Construct, ttl: Duration | undefined): number {
-  if (ttl === undefined) {
-    return 60;
-  }
-  const seconds = ttl.toSeconds({ integral: false });
-  if (Token.isUnresolved(seconds)) {
-    throw new Error('pageCacheTtl must be a literal Duration: the instances read it at boot. Use e.g. Duration.minutes(1).');
-  }
-  ensureInteger('pageCacheTtl (in seconds)', seconds, 0, 86400, 'Use e.g. Duration.minutes(1), or Duration.seconds(0) to turn the cache off.');
-  if (seconds > 600) {
-    Annotations.of(scope).addWarningV2('cdk-scalable-wordpress:longPageCache',
-      `pageCacheTtl is ${seconds} s: after an edit, anonymous visitors may see the old page for that long, since nothing purges the cache. Consider at most Duration.minutes(10).`);
-  }
-  return seconds;
-}
-
-function validateScalingTargets(props: ScalableWordPressProps) {
-  const cpu = props.targetCpuUtilizationPercent;
-  if (cpu !== undefined && !Token.isUnresolved(cpu) && !(cpu > 0 && cpu <= 100)) {
-    throw new Error(`targetCpuUtilizationPercent is ${cpu}, but it must be above 0 and at most 100. Use e.g. 60.`);
-  }
-  const requests = props.targetRequestsPerMinute;
-  if (requests !== undefined && !Token.isUnresolved(requests) && !(Number.isInteger(requests) && requests > 0)) {
-    throw new Error(`targetRequestsPerMinute is ${requests}, but it must be a whole number above 0. Use e.g. 1200.`);
-  }
-}
-
 /** Selects subnets, failing with the prop's name when the selection is empty or impossible. */
 function selectSubnets(vpc: ec2.IVpc, prop: string, selection: ec2.SubnetSelection, fix: string): ec2.SelectedSubnets {
   let selected: ec2.SelectedSubnets;
@@ -606,6 +554,23 @@ function selectSubnets(vpc: ec2.IVpc, prop: string, selection: ec2.SubnetSelecti
   }
   if (selected.subnets.length === 0) {
     throw new Error(`${prop} selects no subnet in the VPC. ${fix}`);
+  }
+  return selected;
+}
+
+/** The load balancer's subnets: public ones in two or more AZs, as an internet-facing ALB needs. */
+function selectPublicSubnets(vpc: ec2.IVpc): ec2.SelectedSubnets {
+  const fix = 'The site\'s internet-facing load balancer needs public subnets (with a route to an internet gateway) in two or more ' +
+    'Availability Zones: pass a vpc that has them, e.g. one made with subnetType PUBLIC in its subnetConfiguration.';
+  let selected: ec2.SelectedSubnets;
+  try {
+    selected = vpc.selectSubnets({ subnetType: ec2.SubnetType.PUBLIC });
+  } catch {
+    throw new Error(`vpc has no public subnets. ${fix}`);
+  }
+  const azs = distinctAzs(selected);
+  if (azs.length < 2) {
+    throw new Error(`vpc has public subnets in ${describeAzs(azs.length)} only. ${fix}`);
   }
   return selected;
 }

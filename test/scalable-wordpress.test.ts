@@ -41,7 +41,8 @@ describe('a bare ScalableWordPress', () => {
   });
 
   test('uses RDS Multi-AZ and EFS by default', () => {
-    template.hasResourceProperties('AWS::RDS::DBInstance', { MultiAZ: true, Engine: 'mysql', EngineVersion: '8.4' });
+    // A full minor version: CloudFormation's template validation (on in `cdk init` apps) rejects a major-only '8.4'.
+    template.hasResourceProperties('AWS::RDS::DBInstance', { MultiAZ: true, Engine: 'mysql', EngineVersion: '8.4.8', AutoMinorVersionUpgrade: true });
     template.resourceCountIs('AWS::RDS::DBCluster', 0);
     template.resourceCountIs('AWS::EFS::FileSystem', 1);
     template.resourceCountIs('AWS::EC2::Volume', 0);
@@ -145,17 +146,53 @@ describe('a bare ScalableWordPress', () => {
     expect(ScalableWordPress.HEALTH_CHECK_PATH).toBe('/healthz.php');
   });
 
-  test('lets only the web tier reach the database and the file system', () => {
+  test('lets only the web tier reach the database and the file system, on their ports and nothing else', () => {
     const webSg = stack.resolve(site.connections.securityGroups[0].securityGroupId);
-    for (const construct of [site.databaseInstance!, site.fileSystem!]) {
+    const dbPort = stack.resolve(site.databaseEndpoint.port);
+    for (const [construct, port] of [[site.databaseInstance!, dbPort], [site.fileSystem!, 2049]] as const) {
       const [sg] = construct.connections.securityGroups;
       const logicalId = stack.resolve((sg.node.defaultChild as ec2.CfnSecurityGroup).logicalId);
-      const sources = ingressSources(template, logicalId);
-      expect(sources.length).toBeGreaterThan(0);
-      for (const source of sources) {
-        expect(source.SourceSecurityGroupId).toEqual(webSg);
-        expect(source.CidrIp).toBeUndefined();
-      }
+      // Every rule, in full: an extra rule (0.0.0.0/0, ::/0, a prefix list) or an extra field fails here.
+      expect(ingressSources(template, logicalId)).toStrictEqual([{
+        Description: 'WordPress instances',
+        GroupId: { 'Fn::GetAtt': [logicalId, 'GroupId'] },
+        IpProtocol: 'tcp',
+        FromPort: port,
+        ToPort: port,
+        SourceSecurityGroupId: webSg,
+      }]);
+    }
+  });
+
+  test('lets the instances reach the internet over IPv4 and IPv6, since the VPC gives them an IPv6 default route', () => {
+    const webSg = onlyId(template, 'AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('WordPress instances') } });
+    const egress = template.toJSON().Resources[webSg].Properties.SecurityGroupEgress.map((r: any) => [r.IpProtocol, r.CidrIp ?? r.CidrIpv6]);
+    expect(egress.sort()).toEqual([['-1', '0.0.0.0/0'], ['-1', '::/0']]);
+  });
+
+  test('starts instances only once the EFS mount targets exist', () => {
+    const mountTargets = idsOf(template, 'AWS::EFS::MountTarget');
+    expect(mountTargets).toHaveLength(2);
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', { DependsOn: Match.arrayWith(mountTargets) });
+  });
+
+  test('downloads the RDS CA bundle of its region from the host of its partition', () => {
+    // Environment-agnostic: CloudFormation picks the host by partition.
+    const userData = userDataOf(template);
+    expect(userData).toContain("WP_DB_CA_BUNDLE_URL='https://${{\"Fn::FindInMap\":[\"ScalableWordPressRdsCaBundleHosts\",{\"Ref\":\"AWS::Partition\"},\"host\"]}}/${Ref:AWS::Region}/${Ref:AWS::Region}-bundle.pem'");
+    expect(template.toJSON().Mappings.ScalableWordPressRdsCaBundleHosts).toEqual({
+      'aws': { host: 'truststore.pki.rds.amazonaws.com' },
+      'aws-us-gov': { host: 'truststore.pki.us-gov-west-1.rds.amazonaws.com' },
+      'aws-cn': { host: 'rds-truststore.s3.cn-north-1.amazonaws.com.cn' },
+    });
+    // A known region gets its URL as a literal, and no mapping.
+    for (const [region, url] of [
+      ['eu-west-1', 'https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem'],
+      ['us-gov-east-1', 'https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-east-1/us-gov-east-1-bundle.pem'],
+    ]) {
+      const t = synth({}, { env: { region } }).template;
+      expect(userDataOf(t)).toContain(`WP_DB_CA_BUNDLE_URL='${url}'`);
+      expect(t.toJSON().Mappings).toBeUndefined();
     }
   });
 
@@ -354,11 +391,17 @@ describe('media: EBS for a single instance', () => {
   });
 
   test('lets instances attach only a volume and instances that carry the site tag', () => {
+    const volume = Object.values(template.findResources('AWS::EC2::Volume'))[0].Properties;
+    const [tagKey, tagValue] = volume.Tags.filter((t: any) => t.Key.startsWith('VolumeGrantAttach-')).map((t: any) => [t.Key, t.Value])[0];
+    const asg = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'))[0].Properties;
+    expect(asg.Tags).toContainEqual({ Key: tagKey, Value: tagValue, PropagateAtLaunch: true });
+    const attachCondition = { [`ec2:ResourceTag/${tagKey}`]: tagValue };
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({
           Action: 'ec2:AttachVolume',
-          Condition: { 'ForAnyValue:StringEquals': Match.anyValue() },
+          // The tag the construct puts on both the volume and the Auto Scaling group's instances, exactly.
+          Condition: { 'ForAnyValue:StringEquals': Match.exact(attachCondition) },
         })]),
       },
     });

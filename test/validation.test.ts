@@ -2,8 +2,8 @@ import { App, CfnParameter, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { ScalableWordPress, ScalableWordPressProps, WordPressDatabase, WordPressMedia } from '../src';
-import { synth, zone } from './util';
+import { AuroraReaderType, ScalableWordPress, ScalableWordPressProps, WordPressDatabase, WordPressMedia } from '../src';
+import { synth, synthWith, userDataOf, zone } from './util';
 
 /** Builds a site in a fresh stack; `props` may use the stack (for a zone or a VPC). */
 function build(props: (stack: Stack) => ScalableWordPressProps) {
@@ -62,8 +62,42 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
       .toThrow(new RegExp(`WordPressDatabase\\.auroraReplicas\\(\\{ readers \\}\\) is ${readers}, but it must be a whole number from 0 to 15`));
   });
 
+  test.each([
+    ['serverlessV2MaxCapacity', { serverlessV2MaxCapacity: 16 }],
+    ['serverlessV2MinCapacity', { readerType: AuroraReaderType.PROVISIONED, serverlessV2MinCapacity: 1 }],
+  ])('fails when %s is set without Serverless v2 readers, which would silently build provisioned readers', (prop, options) => {
+    expect(() => WordPressDatabase.auroraReplicas({ readers: 1, ...options }))
+      .toThrow(new RegExp(`auroraReplicas\\(\\{ ${prop}: \\d+ \\}\\) applies to Serverless v2 readers, but readerType is .*Add readerType: AuroraReaderType\\.SERVERLESS_V2, or remove ${prop}`));
+  });
+
+  test.each([
+    ['instanceType', 't3.small'],
+    ['instanceType', 'm5.large'],
+    ['readerInstanceType', 't4g.micro'],
+  ])('fails when auroraReplicas %s is db.%s, which Aurora MySQL 3 does not support', (prop, name) => {
+    expect(() => WordPressDatabase.auroraReplicas({ [prop]: new ec2.InstanceType(name) }))
+      .toThrow(new RegExp(`auroraReplicas\\(\\{ ${prop} \\}\\) is db\\.${name.replace('.', '\\.')}, which Aurora MySQL 3 does not support.*Use e\\.g\\. r6g\\.large`));
+  });
+
+  test.each(['r6g.large', 'r7i.2xlarge', 'x2g.large', 't4g.medium', 't3.large'])('accepts Aurora MySQL 3 class db.%s', (name) => {
+    expect(() => WordPressDatabase.auroraReplicas({ instanceType: new ec2.InstanceType(name) })).not.toThrow();
+  });
+
+  test('fails in a China region without machineImage: Debian publishes no image parameter there', () => {
+    const stack = new Stack(new App(), 'Test', { env: { region: 'cn-north-1' } });
+    expect(() => new ScalableWordPress(stack, 'Site'))
+      .toThrow(/machineImage is not set, and the default image is resolved from Debian's public SSM parameter, which Debian does not publish in cn-north-1.*Pass machineImage/);
+  });
+
+  test('fails in a partition where RDS publishes no CA bundle', () => {
+    const stack = new Stack(new App(), 'Test', { env: { region: 'us-iso-east-1' } });
+    const machineImage = ec2.MachineImage.genericLinux({ 'us-iso-east-1': 'ami-1' });
+    expect(() => new ScalableWordPress(stack, 'Site', { machineImage }))
+      .toThrow(/region us-iso-east-1 is in the aws-iso partition, where RDS publishes no certificate bundle/);
+  });
+
   test('fails when the Serverless v2 capacity range is invalid', () => {
-    expect(() => WordPressDatabase.auroraReplicas({ serverlessV2MinCapacity: 4, serverlessV2MaxCapacity: 2 }))
+    expect(() => WordPressDatabase.auroraReplicas({ readerType: AuroraReaderType.SERVERLESS_V2, serverlessV2MinCapacity: 4, serverlessV2MaxCapacity: 2 }))
       .toThrow(/serverlessV2MinCapacity 4 and serverlessV2MaxCapacity 2 are not a valid range/);
   });
 
@@ -90,12 +124,24 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
     expect(build((s) => ({ domainName: 'a.b.example.com', domainZone: zone(s, 'example.com.') }))).not.toThrow();
   });
 
+  test.each(['Blog.Example.com', 'blog.example.com.', 'BLOG.EXAMPLE.COM.'])(
+    'normalizes domainName %p to blog.example.com in the records, the certificate and the site URL', (domainName) => {
+      const { site, template } = synthWith((s) => ({ domainName, domainZone: zone(s) }));
+      template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'blog.example.com.', Type: 'A' });
+      template.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'blog.example.com' });
+      template.hasResourceProperties('AWS::Route53::HealthCheck', { HealthCheckConfig: Match.objectLike({ FullyQualifiedDomainName: 'blog.example.com' }) });
+      expect(site.url).toBe('https://blog.example.com');
+      expect(userDataOf(template)).toContain("WP_SITE_URL='https://blog.example.com'");
+    });
+
   test.each([
     ['rdsMultiAz', () => WordPressDatabase.rdsMultiAz()],
     ['auroraReplicas', () => WordPressDatabase.auroraReplicas()],
   ])('fails when the VPC has fewer than two AZs for %s', (name, database) => {
     expect(build((s) => ({ vpc: singleAzVpc(s), database: database() })))
-      .toThrow(new RegExp(`WordPressDatabase\\.${name}\\(\\) needs subnets in at least two Availability Zones .* span one Availability Zone`));
+      .toThrow(new RegExp(`WordPressDatabase\\.${name}\\(\\) needs subnets in at least two Availability Zones .* span one Availability Zone\\. Pass a vpc`));
+    // The AZ names are deploy-time tokens here: the message must not print them raw.
+    expect(build((s) => ({ vpc: singleAzVpc(s), database: database() }))).not.toThrow(/\$\{Token/);
   });
 
   test.each([0, 0.5])('fails when the EBS size is %p GiB', (gib) => {
@@ -116,6 +162,82 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
   test('fails when the RDS storage limits are inverted', () => {
     expect(() => WordPressDatabase.rdsMultiAz({ allocatedStorageGiB: 100, maxAllocatedStorageGiB: 50 }))
       .toThrow(/maxAllocatedStorageGiB \}\) is 50, but it must be a whole number from 100/);
+  });
+
+  test.each([
+    ['https://blog.example.com', /domainName is 'https:\/\/blog\.example\.com', but it must be a host name, without a scheme or path\. Use domainName: 'blog\.example\.com'/],
+    ['http://Blog.Example.com/wp/', /Use domainName: 'blog\.example\.com'/],
+    ['blog.example.com:8443', /domainName is 'blog\.example\.com:8443', but it must be a host name such as 'blog\.example\.com'/],
+    ['*.example.com', /domainName is '\*\.example\.com', but it must be a host name/],
+    ['blog', /domainName is 'blog', but it must be a host name .* two or more labels/],
+    ['blog..example.com', /domainName is 'blog\.\.example\.com', but it must be a host name/],
+  ])('fails when domainName is %p', (domainName, message) => {
+    expect(build((s) => ({ domainName, domainZone: zone(s) }))).toThrow(message);
+  });
+
+  test('fails when domainZone is given without domainName, which would leave the zone without a record', () => {
+    expect(build((s) => ({ domainZone: zone(s) })))
+      .toThrow(/domainZone is set \('example\.com'\) but domainName is not, so the zone would get no record\. Set domainName/);
+  });
+
+  test('fails when the VPC has no public subnets for the load balancer, naming the vpc prop and the load balancer', () => {
+    const vpc = (s: Stack) => new ec2.Vpc(s, 'Vpc', {
+      subnetConfiguration: [{ name: 'Web', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    expect(build((s) => ({ vpc: vpc(s), vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } })))
+      .toThrow(/vpc has no public subnets\. The site's internet-facing load balancer needs public subnets .* in two or more Availability Zones/);
+  });
+
+  test('fails when the VPC has public subnets in one AZ only', () => {
+    expect(build((s) => {
+      const vpc = new ec2.Vpc(s, 'Vpc', { maxAzs: 2 });
+      // As a VPC whose second public subnet is gone: an ALB needs two AZs, and fails at deploy without them.
+      Object.defineProperty(vpc, 'publicSubnets', { value: [vpc.publicSubnets[0]] });
+      return { vpc };
+    })).toThrow(/vpc has public subnets in one Availability Zone only\. The site's internet-facing load balancer/);
+  });
+
+  test('fails when EFS mount targets would miss an AZ the instances run in', () => {
+    // GIVEN a three-AZ VPC in a concrete environment, and data subnets in two of the AZs
+    const stack = new Stack(new App(), 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 3 });
+    // THEN the site refuses, naming both props
+    expect(() => new ScalableWordPress(stack, 'Site', { vpc, dataSubnets: { subnets: vpc.privateSubnets.slice(0, 2) } }))
+      .toThrow(/vpcSubnets puts instances in dummy1c, where dataSubnets has no subnet \(it covers dummy1a, dummy1b\)\. .* Widen dataSubnets to every AZ of vpcSubnets/);
+    // AND the same layout is fine when the instances stay in the AZs of the mount targets
+    const stack2 = new Stack(new App(), 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const vpc2 = new ec2.Vpc(stack2, 'Vpc', { maxAzs: 3 });
+    expect(() => new ScalableWordPress(stack2, 'Site', {
+      vpc: vpc2,
+      vpcSubnets: { subnets: vpc2.privateSubnets.slice(0, 2) },
+      dataSubnets: { subnets: vpc2.privateSubnets.slice(0, 2) },
+    })).not.toThrow();
+  });
+
+  test.each(['t3.nano', 't3.micro', 't4g.micro'])('fails when instanceType is %s, too small for the PHP-FPM pool', (name) => {
+    expect(build(() => ({ instanceType: new ec2.InstanceType(name) })))
+      .toThrow(new RegExp(`instanceType is ${name.replace('.', '\\.')}, with \\d+ MiB of memory, but each instance needs at least 2 GiB.* e\\.g\\. t3\\.small`));
+  });
+
+  test('accepts t3.small, the smallest burstable size with 2 GiB', () => {
+    expect(build(() => ({ instanceType: new ec2.InstanceType('t3.small') }))).not.toThrow();
+  });
+
+  test.each([
+    [{ adminUsername: '' }, /adminUsername is '', but WordPress usernames are 1 to 60 letters/],
+    [{ adminUsername: 'bob<script>' }, /adminUsername is 'bob<script>'/],
+    [{ adminUsername: ' admin' }, /adminUsername is ' admin'.*no space at either end/],
+    [{ adminEmail: 'not-an-email' }, /adminEmail is 'not-an-email', but WordPress needs an email address, e\.g\. 'admin@example\.com'/],
+    [{ adminEmail: 'admin@localhost' }, /adminEmail is 'admin@localhost'/],
+  ])('fails on admin %p', (props, message) => {
+    expect(build(() => props)).toThrow(message);
+  });
+
+  test.each([
+    [{ adminUsername: 'jane.doe@example' }],
+    [{ adminEmail: 'jane+blog@mail.example.co.uk' }],
+  ])('accepts admin %p', (props) => {
+    expect(build(() => props)).not.toThrow();
   });
 
   test.each([

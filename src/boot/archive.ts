@@ -13,7 +13,8 @@ export interface ArchiveEntry {
  */
 export function deterministicTarGz(entries: ArchiveEntry[]): Buffer {
   const blocks: Buffer[] = [];
-  for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
+  // Sorted by code unit, not localeCompare: the order must not depend on the deploying machine's locale.
+  for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     blocks.push(header(entry), entry.content, Buffer.alloc(padding(entry.content.length)));
   }
   blocks.push(Buffer.alloc(1024)); // two empty blocks end the archive

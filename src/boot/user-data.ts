@@ -93,11 +93,16 @@ export function bootArchiveBase64(): string {
   return deterministicTarGz(bootFiles()).toString('base64');
 }
 
-/** The boot files as the instances get them: the same for every site. */
-export function bootFiles(): ArchiveEntry[] {
-  return fs.readdirSync(ASSETS_DIR).sort().map((name) => {
-    const file = path.join(ASSETS_DIR, name);
-    return { name, content: Buffer.from(withoutCommentLines(name, fs.readFileSync(file, 'utf8'))), executable: isExecutable(file) };
+/**
+ * The boot files as the instances get them: the same for every site, and the same bytes whatever machine
+ * synthesizes them. Nothing is taken from the deploying machine's file system but the text: the mode comes
+ * from the file type (a checkout on Windows marks every file executable, one without the execute bit marks
+ * none), and line endings are LF (a checkout with CRLF would otherwise change the user data and roll the instances).
+ */
+export function bootFiles(dir: string = ASSETS_DIR): ArchiveEntry[] {
+  return fs.readdirSync(dir).sort().map((name) => {
+    const text = fs.readFileSync(path.join(dir, name), 'utf8').replace(/\r\n/g, '\n');
+    return { name, content: Buffer.from(withoutCommentLines(name, text)), executable: path.extname(name) === '.sh' };
   });
 }
 
@@ -119,15 +124,6 @@ export function withoutCommentLines(name: string, text: string): string {
     return text;
   }
   return text.split('\n').map((line) => (comment.test(line) ? '' : line)).join('\n');
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

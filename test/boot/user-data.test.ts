@@ -16,6 +16,50 @@ describe('the boot archive in the user data', () => {
     expect(a).toEqual(b);
   });
 
+  test('is the same bytes from other processes, working directories, umasks and locales', () => {
+    // GIVEN a synthesis in a separate Node process each time, as on another machine
+    const root = path.join(__dirname, '..', '..');
+    const program = `
+      process.umask(parseInt(process.env.UMASK, 8));
+      const { App, Stack } = require('aws-cdk-lib');
+      const { ScalableWordPress } = require(${JSON.stringify(path.join(root, 'src'))});
+      const stack = new Stack(new App(), 'Test');
+      new ScalableWordPress(stack, 'Site');
+      const [lt] = Object.values(require('aws-cdk-lib/assertions').Template.fromStack(stack).findResources('AWS::EC2::LaunchTemplate'));
+      process.stdout.write(JSON.stringify(lt.Properties.LaunchTemplateData.UserData));`;
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'elsewhere-'));
+    const run = (cwd: string, umask: string, locale: string) => execFileSync(process.execPath,
+      ['-r', require.resolve('ts-node/register/transpile-only'), '-e', program],
+      { cwd, env: { ...process.env, NODE_PATH: path.join(root, 'node_modules'), UMASK: umask, LC_ALL: locale, LANG: locale, TS_NODE_PROJECT: path.join(root, 'test', 'tsconfig.json') } }).toString();
+    try {
+      // WHEN it runs from the project with the usual umask, and from elsewhere with a strict one and another locale
+      const here = run(root, '022', 'C.UTF-8');
+      const there = run(elsewhere, '077', 'sv_SE.UTF-8');
+      // THEN the user data is identical, and it is the user data of this process too
+      expect(there).toEqual(here);
+      expect(JSON.parse(here)).toEqual(Object.values(synth().template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['no execute bit and CRLF line ends (a Windows checkout)', 0o644, '\r\n'],
+    ['every file executable (a Windows file system)', 0o755, '\n'],
+  ])('does not depend on the checkout: %s', (_, mode, eol) => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'checkout-'));
+    try {
+      for (const name of fs.readdirSync(ASSETS)) {
+        fs.writeFileSync(path.join(copy, name), fs.readFileSync(path.join(ASSETS, name), 'utf8').replace(/\n/g, eol));
+        fs.chmodSync(path.join(copy, name), mode);
+      }
+      expect(bootFiles(copy)).toEqual(bootFiles());
+      expect(bootFiles(copy).filter((f) => f.executable).map((f) => f.name)).toEqual(['boot.sh']);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   test('unpacks with tar into exactly the files of assets/boot, executables executable', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boot-'));
     try {

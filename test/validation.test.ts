@@ -97,7 +97,8 @@ describe('bad props fail at synth time with the prop, the value and the fix', ()
   });
 
   test('fails when the Serverless v2 capacity range is invalid', () => {
-    expect(() => WordPressDatabase.auroraReplicas({ readerType: AuroraReaderType.SERVERLESS_V2, serverlessV2MinCapacity: 4, serverlessV2MaxCapacity: 2 }))
+    const serverless = { readerType: AuroraReaderType.SERVERLESS_V2 };
+    expect(() => WordPressDatabase.auroraReplicas({ ...serverless, serverlessV2MinCapacity: 4, serverlessV2MaxCapacity: 2 }))
       .toThrow(/serverlessV2MinCapacity 4 and serverlessV2MaxCapacity 2 are not a valid range/);
   });
 

@@ -98,7 +98,7 @@ for (const dep of ['@aws-cdk/integ-runner', '@aws-cdk/integ-tests-alpha']) {
 project.addDevDeps('@aws-cdk/integ-runner@2.197.10', '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0');
 
 // The npm package holds the library and the boot assets it reads at synth time, nothing else.
-for (const ignored of ['/.ci/', '/cdk.out/', '/examples/', '/rosetta/', '/lab/', '/test-reports/', '/coverage/']) {
+for (const ignored of ['/.ci/', '/cdk.out/', '/examples/', '/rosetta/', '/lab/', '/test-reports/', '/coverage/', '/benchmarks/', '/scripts/']) {
   project.addPackageIgnore(ignored);
 }
 
@@ -165,11 +165,23 @@ project.addTask('bench:consumers', {
 // The tests lint and run the boot's PHP and shell files: install PHP and shellcheck first when missing.
 project.testTask.prependExec('bash scripts/test-deps.sh');
 project.testTask.spawn(consumers);
-// The boot lab: the construct's user data booted unchanged on real software (root; see lab/README.md).
+// The boot lab: the construct's user data booted unchanged on real software (root; see lab/README.md). It runs
+// through sudo when the caller is not root, as on GitHub's runners, so that a pull request runs every test CI runs.
 project.testTask.spawn(project.addTask('test:lab', {
-  description: 'Boot the synthesized user data on Debian 13 containers with MariaDB, haproxy and AWS stand-ins (root)',
-  exec: 'bash lab/run.sh',
+  description: 'Boot the synthesized user data on Debian 13 containers with MariaDB, haproxy and AWS stand-ins (root, or sudo)',
+  exec: 'if [ "$(id -u)" -eq 0 ]; then bash lab/run.sh; else sudo --preserve-env env "PATH=$PATH" bash lab/run.sh; fi',
 }));
+// Everything but the lab, for contributors without root: unit tests, lint, integ snapshots, consumers.
+project.addTask('test:no-lab', {
+  description: 'Every test but the boot lab (needs no root): jest, eslint, integ snapshots, consumers',
+  steps: [
+    { exec: 'bash scripts/test-deps.sh' },
+    { exec: 'jest --ci' },
+    { spawn: 'eslint' },
+    { spawn: 'integ' },
+    { spawn: 'test:consumers' },
+  ],
+});
 
 // The example site: the README's first command synthesizes it to cdk.out with no AWS credentials.
 new JsonFile(project, 'examples/tsconfig.json', {

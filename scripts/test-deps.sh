@@ -6,10 +6,13 @@ needed=()
 command -v php >/dev/null || needed+=(php-cli)
 command -v shellcheck >/dev/null || needed+=(shellcheck)
 [ ${#needed[@]} -eq 0 ] && exit 0
+sudo=()
 if [ "$(id -u)" -ne 0 ]; then
-  echo "The tests need: ${needed[*]}. Install them (apt-get install ${needed[*]}) or run as root." >&2
-  exit 1
+  # GitHub's runners, and most developer machines, have sudo; without it, say what to install.
+  command -v sudo >/dev/null || { echo "The tests need: ${needed[*]}. Install them (apt-get install ${needed[*]}) or run as root." >&2; exit 1; }
+  sudo=(sudo)
 fi
 echo "Installing ${needed[*]} for the tests"
-apt-get -q update >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${needed[@]}" >/dev/null
+"${sudo[@]}" apt-get -q -o Acquire::Retries=3 update >/dev/null
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300 "${needed[@]}" >/dev/null

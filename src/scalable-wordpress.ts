@@ -53,7 +53,8 @@ export interface ScalableWordPressProps {
   readonly media?: WordPressMedia;
 
   /**
-   * The instances' type. An ARM (Graviton) type gets the arm64 image.
+   * The instances' type. An ARM (Graviton) type gets the arm64 image. It needs 2 GiB of memory or more:
+   * nano and micro sizes fail at synth time.
    *
    * @default m5.large
    */
@@ -117,14 +118,15 @@ export interface ScalableWordPressProps {
   readonly dataSubnets?: ec2.SubnetSelection;
 
   /**
-   * The site's domain name, e.g. `blog.example.com`. Needs `domainZone`.
+   * The site's domain name, e.g. `blog.example.com`. Needs `domainZone`. A host name, not a URL: it is
+   * lower-cased and loses a trailing dot.
    *
    * @default - no domain: the site answers on the load balancer's DNS name over HTTP
    */
   readonly domainName?: string;
 
   /**
-   * The Route 53 hosted zone that holds `domainName`. The site gets alias records in it, a DNS-validated
+   * The Route 53 hosted zone that holds `domainName`, which it needs. The site gets alias records in it, a DNS-validated
    * certificate (unless `certificate` is given) and a Route 53 health check.
    *
    * @default - no DNS records
@@ -146,7 +148,8 @@ export interface ScalableWordPressProps {
   readonly siteTitle?: string;
 
   /**
-   * Login name of the administrator created at install. The password is generated in Secrets Manager.
+   * Login name of the administrator created at install: 1 to 60 letters, digits, spaces and `_ . - @`, as
+   * WordPress allows. The password is generated in Secrets Manager.
    *
    * @default 'wpadmin'
    */

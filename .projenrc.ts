@@ -132,6 +132,14 @@ for (const name of ['integ', 'integ:snapshot', 'integ:deploy']) {
 project.tasks.tryFind('package:dotnet')!.reset('bash scripts/package-dotnet.sh');
 project.tasks.tryFind('package:go')!.reset('bash scripts/package-go.sh');
 
+// A new TypeScript user: `cdk init` with today's CLI, the packed tarball, every README example synthesized
+// and judged (test/consumers/cdk-app/run.sh says how). Needs a compiled .jsii, as package:js always does.
+const cdkApp = project.addTask('test:cdk-app', {
+  description: 'Synthesizes every README example in a fresh `cdk init` app on the newest and the oldest supported aws-cdk-lib, strict mode',
+});
+cdkApp.spawn(project.tasks.tryFind('package:js')!);
+cdkApp.exec('bash test/consumers/cdk-app/run.sh');
+
 // Consumers: a Python, a Java and a Go program use the built packages (not the sources) to synthesize a site.
 const consumers = project.addTask('test:consumers', {
   description: 'Build the Python, Java and Go packages, then run the consumer program of each language against them',
@@ -143,6 +151,7 @@ consumers.exec('bash scripts/package-go.sh', { env: { GO_CODE_ONLY: 'true' } });
 consumers.exec('bash test/consumers/python/run.sh');
 consumers.exec('bash test/consumers/java/run.sh');
 consumers.exec('bash test/consumers/go/run.sh');
+consumers.spawn(cdkApp);
 
 project.addTask('bench', {
   description: 'Benchmark: an instance of the construct against stock WordPress and a static file, in the boot lab (root); writes benchmarks/results.json and RESULTS.md',

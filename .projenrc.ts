@@ -132,7 +132,7 @@ for (const name of ['integ', 'integ:snapshot', 'integ:deploy']) {
 project.tasks.tryFind('package:dotnet')!.reset('bash scripts/package-dotnet.sh');
 project.tasks.tryFind('package:go')!.reset('bash scripts/package-go.sh');
 
-// A new TypeScript user: `cdk init` with today's CLI, the packed tarball, every README example synthesized
+// A new user: `cdk init` with today's CLI, the packed tarball (and wheel), every README example synthesized
 // and judged (test/consumers/cdk-app/run.sh says how). Needs a compiled .jsii, as package:js always does.
 const cdkApp = project.addTask('test:cdk-app', {
   description: 'Synthesizes every README example in a fresh `cdk init` app on the newest and the oldest supported aws-cdk-lib, strict mode',

@@ -12,9 +12,13 @@
 # deprecation notices) and judge.js finds nothing: no validation finding, no annotation but the library's
 # own acknowledgeable warnings.
 #
+# The README's Python example, a whole app.py, gets the same in a `cdk init app --language python` app with
+# the wheel from dist/python, on the newest aws-cdk-lib PyPI serves.
+#
 # Writes test-reports/cdk-app.xml (one test case per example per version); CDK_APP_KEEP=1 keeps the apps.
 # No AWS account is used: the stacks are environment-agnostic and nothing may wait on the EC2 metadata service.
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the run too
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 
@@ -22,6 +26,7 @@ CLI_VERSION=2.1148.1 # the aws-cdk CLI a user gets today
 # The newest aws-cdk-lib the registry serves (pinned so CI is repeatable: bump it deliberately), and the
 # floor, the library's peer-dependency minimum (keep it equal to cdkVersion in .projenrc.ts).
 LIB_VERSIONS=(2.276.0 2.257.0)
+PY_LIB_VERSION=2.275.0 # the newest on PyPI here: 2.276.0 is on npm only, so far
 REPORT=$root/test-reports/cdk-app.xml
 JOBS=$(nproc)
 
@@ -60,35 +65,70 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# The library as users get it: the tarball npm would download.
-if ! compgen -G "$root/dist/js/*.tgz" >/dev/null; then (cd "$root" && npx projen package:js); fi
-tgz=$(ls "$root"/dist/js/*.tgz)
+# The library as users get it: the tarball npm would download, the wheel pip would. Built when missing or
+# older than the compiled assembly, so that a run never judges yesterday's package.
+package() { # package GLOB TASK: the file dist/GLOB matches, (re)built by projen's TASK when missing or stale
+  local file
+  file=$(compgen -G "$root/dist/$1" || true)
+  if [ -z "$file" ] || [ "$root/.jsii" -nt "$file" ]; then
+    (cd "$root" && npx projen "$2") >&2
+    file=$(compgen -G "$root/dist/$1")
+  fi
+  echo "$file"
+}
+tgz=$(package 'js/*.tgz' package:js)
+whl=$(package 'python/*.whl' package:python)
 
-make_app() { # make_app VERSION: a cdk init app on that aws-cdk-lib, with our tarball and one stack per example
-  local dir=$work/$1/app
-  mkdir -p "$dir" && cd "$dir"
-  # --generate-only: no git repository, no npm install, no build (the npm install below is the user's).
-  # --lib-version: the aws-cdk-lib version init writes into package.json, as a user's `cdk init` would.
-  npx --yes "aws-cdk@$CLI_VERSION" init app --language typescript --generate-only --lib-version "$1" \
-    >../init.log 2>&1 || { cat ../init.log >&2; return 1; }
+strict_context() { # to cdk.json as cdk init wrote it, add construct-library strict mode
   node -e 'const f = "cdk.json", j = JSON.parse(require("fs").readFileSync(f));
     if (j.context["@aws-cdk/core:validateAgainstDefaultRules"] !== true) throw new Error("cdk init no longer turns on validateAgainstDefaultRules");
     j.context["@aws-cdk/core:strictCfnValidateErrors"] = true;
     require("fs").writeFileSync(f, JSON.stringify(j, null, 2));'
+}
+
+init() { # init LANGUAGE VERSION: cdk init in the current directory, aws-cdk-lib VERSION
+  # --generate-only: no git repository, no dependency install, no build (the install that follows is the
+  # user's). --lib-version: the aws-cdk-lib version init writes into package.json or requirements.txt.
+  npx --yes "aws-cdk@$CLI_VERSION" init app --language "$1" --generate-only --lib-version "$2" \
+    >../init.log 2>&1 || { cat ../init.log >&2; return 1; }
+  strict_context
+}
+
+make_ts_app() { # make_ts_app VERSION: a cdk init app on that aws-cdk-lib, with our tarball and one stack per example
+  mkdir -p "$work/typescript-$1/app" && cd "$work/typescript-$1/app"
+  init typescript "$1"
   # Every dependency cdk init lists, and ours; --prefer-offline takes what the shared npm cache holds.
   npm install --prefer-offline --loglevel=error "$tgz" >/dev/null
   local got
   got=$(node -p 'require("aws-cdk-lib/package.json").version')
   [ "$got" = "$1" ] || { echo "aws-cdk-lib $1 wanted, $got installed" >&2; return 1; }
-  node "$here/stacks.js" "$root/README.md" "$root/rosetta/default.ts-fixture" bin/app.ts >"$work/$1/stacks"
+  node "$here/stacks.js" "$root/README.md" "$root/rosetta/default.ts-fixture" bin/app.ts >../stacks
 }
 
-synth_case() { # synth_case VERSION STACK: synthesize one example, judge it; writes STACK.{msg,time} and an exit code
-  local dir=$work/$1/app out=$work/$1/out/$2 started=$SECONDS rc=0
+make_py_app() { # make_py_app VERSION: a Python cdk init app with our wheel, the README's Python example as app.py
+  mkdir -p "$work/python-$1/app" && cd "$work/python-$1/app"
+  init python "$1"
+  # What init does without --generate-only, and the user's `pip install -r requirements.txt`, with our wheel.
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt "$whl"
+  python3 - "$root/README.md" <<'PY'
+import re, sys
+blocks = re.findall(r'^```python\n(.*?)^```$', open(sys.argv[1]).read(), re.M | re.S)
+if len(blocks) != 1:  # it is a whole app.py: more than one needs an app each, which this script does not do
+    sys.exit(f'README.md has {len(blocks)} ```python blocks, run.sh expects one')
+open('app.py', 'w').write(blocks[0])
+PY
+  echo Readme-Python >../stacks
+}
+
+synth_case() { # synth_case APP STACK: synthesize one example, judge it; writes STACK.{msg,time} and an exit code
+  local dir=$work/$1/app out=$work/$1/out/$2 started=$SECONDS rc=0 cdk=(npx cdk)
   cd "$dir"
-  # The app command from cdk.json (tsc, then tsx) and its context, as a user runs it. --no-notices: the
-  # notices come from the internet, which CI lacks.
-  npx cdk synth --quiet --no-notices -c "example=$2" -o "$out" >"$out.log" 2>&1 || rc=$?
+  # The Python user works in the activated virtualenv, with the CLI from npm (the TypeScript app has its own).
+  if [ -d .venv ]; then export PATH=$dir/.venv/bin:$PATH VIRTUAL_ENV=$dir/.venv; cdk=(npx --yes "aws-cdk@$CLI_VERSION"); fi
+  # The app command from cdk.json and its context, as a user runs it (the Python app ignores `example`).
+  # --no-notices: the notices come from the internet, which CI lacks.
+  "${cdk[@]}" synth --quiet --no-notices -c "example=$2" -o "$out" >"$out.log" 2>&1 || rc=$?
   node "$here/judge.js" "$out" >"$out.msg" 2>&1 || true # its problems, or its own crash: either fails the case
   # A deprecated aws-cdk-lib API, called by the example or by the library: jsii prints it, the assembly has no trace.
   grep '^\[WARNING\]' "$out.log" >>"$out.msg" || true
@@ -101,33 +141,40 @@ synth_case() { # synth_case VERSION STACK: synthesize one example, judge it; wri
   [ "$rc" -eq 0 ] && ! [ -s "$out.msg" ]
 }
 
-echo "cdk init apps with aws-cdk-lib ${LIB_VERSIONS[*]} (CLI $CLI_VERSION), $(basename "$tgz")"
+# The apps, named LANGUAGE-VERSION; Python first, its one synth is the longest.
+APPS=("python-$PY_LIB_VERSION")
+for v in "${LIB_VERSIONS[@]}"; do APPS+=("typescript-$v"); done
+echo "cdk init apps: ${APPS[*]} (CLI $CLI_VERSION); $(basename "$tgz"), $(basename "$whl")"
 pids=()
-for v in "${LIB_VERSIONS[@]}"; do (make_app "$v") & pids+=($!); done
+for app in "${APPS[@]}"; do
+  if [[ $app == python-* ]]; then (make_py_app "${app#*-}") & else (make_ts_app "${app#*-}") & fi
+  pids+=($!)
+done
 for p in "${pids[@]}"; do wait "$p"; done # set -e: a failed app stops the run
 echo "apps ready after ${SECONDS}s"
 
-# All examples of all versions, $JOBS at a time: each synth is one node process, mostly CPU.
-for v in "${LIB_VERSIONS[@]}"; do
-  mkdir -p "$work/$v/out"
+# All examples of all apps, $JOBS at a time: each synth is one node process (and Python's), mostly CPU.
+for app in "${APPS[@]}"; do
+  mkdir -p "$work/$app/out"
   while read -r stack; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-    (synth_case "$v" "$stack") &
-  done <"$work/$v/stacks"
+    (synth_case "$app" "$stack") &
+  done <"$work/$app/stacks"
 done
 wait
 
-for v in "${LIB_VERSIONS[@]}"; do
+for app in "${APPS[@]}"; do
+  class="cdk-app.${app%%-*}.aws-cdk-lib-${app#*-}"
   while read -r stack; do
-    out=$work/$v/out/$stack
+    out=$work/$app/out/$stack
     [ -e "$out.msg" ] || echo "the case left no result: its synth_case failed early" >"$out.msg"
     [ -e "$out.time" ] || echo 0 >"$out.time"
     if [ -s "$out.msg" ]; then
-      FAILS=$((FAILS + 1)); echo "FAIL: aws-cdk-lib $v $stack"; sed 's/^/    /' "$out.msg"
-      CASES+=("$(case_xml "cdk-app.aws-cdk-lib-$v" "$stack" "$(cat "$out.time")" "$(cat "$out.msg")")")
+      FAILS=$((FAILS + 1)); echo "FAIL: $app $stack"; sed 's/^/    /' "$out.msg"
+      CASES+=("$(case_xml "$class" "$stack" "$(cat "$out.time")" "$(cat "$out.msg")")")
     else
-      PASSES=$((PASSES + 1)); echo "PASS: aws-cdk-lib $v $stack"
-      CASES+=("$(case_xml "cdk-app.aws-cdk-lib-$v" "$stack" "$(cat "$out.time")")")
+      PASSES=$((PASSES + 1)); echo "PASS: $app $stack"
+      CASES+=("$(case_xml "$class" "$stack" "$(cat "$out.time")")")
     fi
-  done <"$work/$v/stacks"
+  done <"$work/$app/stacks"
 done

@@ -3,7 +3,8 @@
 
 It renders the launch template's user data exactly as CloudFormation would, resolving each Ref and
 Fn::GetAtt from a table of lab values keyed by resource type and attribute (not by logical ID, so the
-lab follows the construct as it changes). A reference to anything the table does not know fails the
+lab follows the construct as it changes), and each Fn::FindInMap from the template's own Mappings (the
+lab's partition is aws). A reference to anything the table does not know fails the
 lab: the user data must never reach an instance half-resolved.
 
 It also generates the stack's secrets the way Secrets Manager's GenerateSecretString does, from the
@@ -95,6 +96,12 @@ def resolve(template, values, node):
             return separator.join(resolve(template, values, part) for part in parts)
         if fn == 'Fn::Base64':
             return resolve(template, values, arg)
+        if fn == 'Fn::FindInMap':
+            mapping, top, second = (resolve(template, values, part) for part in arg)
+            try:
+                return resolve(template, values, template['Mappings'][mapping][top][second])
+            except KeyError:
+                raise Unresolvable(f'Fn::FindInMap: the template maps no {mapping} / {top} / {second}')
     raise Unresolvable(f'the lab cannot resolve {json.dumps(node)[:200]}')
 
 

@@ -4,8 +4,11 @@
 # Shared by the boot lab (lab/run.sh) and the benchmark (benchmarks/run.sh). Source it after lab.sh.
 SITE=site.lab
 TRUSTSTORE_IP=$LAB_SUBNET.4
+# Where the stacks download RDS's CA bundle from, in the aws partition: the lab answers that name itself
+# (render checks that the stack still asks for it).
+TRUSTSTORE_HOST=truststore.pki.rds.amazonaws.com
 URL_SUFFIX=lab.test
-export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP truststore.pki.rds.$URL_SUFFIX"
+export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP $TRUSTSTORE_HOST"
 
 # site_synth APP_TS: synthesize a CDK app of the construct into $LAB_WORK/cdk.out
 site_synth() {
@@ -22,7 +25,9 @@ render() {
  "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
  "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001"}
 JSON
-  python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir"
+  python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir" || return 1
+  local bundle; bundle=$(user_data_value "$dir" WP_DB_CA_BUNDLE_URL)
+  [[ $bundle == "https://$TRUSTSTORE_HOST/"* ]] || lab_die "$1 downloads the database CA bundle from $bundle: the lab serves https://$TRUSTSTORE_HOST/ only"
 }
 # user_data_value DIR NAME: the value the rendered user data gives NAME, e.g. WP_DB_SECRET_ARN
 user_data_value() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
@@ -43,7 +48,7 @@ stack_value() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))
 # truststore_start: the RDS trust store's download of the CA bundle, over HTTPS, with the lab CA in it
 truststore_start() {
   ip addr add "$TRUSTSTORE_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
-  pki_server truststore "DNS:truststore.pki.rds.$URL_SUFFIX"
+  pki_server truststore "DNS:$TRUSTSTORE_HOST"
   mkdir -p "$LAB_WORK/truststore/$LAB_REGION" && cp "$LAB_PKI/ca.crt" "$LAB_WORK/truststore/$LAB_REGION/$LAB_REGION-bundle.pem"
   setsid python3 -c '
 import http.server, ssl, sys, functools

@@ -40,8 +40,12 @@ signal() {
 
 on_error() {
   local status=$? line=$1
-  step "FAILED at line $line (exit $status) during: ${CURRENT_STEP:-start}"
+  local failed="FAILED at line $line (exit $status) during: ${CURRENT_STEP:-start}"
   trap - ERR
+  step "$failed"
+  # Also on the instance's console, which EC2 keeps: `aws ec2 get-console-output --latest --instance-id ID`
+  # shows why a boot failed without SSH or SSM, even where cloud-init's own output does not reach the console.
+  echo "scalable-wordpress: boot $failed" 2>/dev/null >/dev/console || true
   [ -n "${INSTANCE_ID:-}" ] || INSTANCE_ID=$(imds instance-id || echo unknown)
   signal FAILURE
   exit "$status"
@@ -54,20 +58,28 @@ at 'reading instance metadata'
 INSTANCE_ID=$(imds instance-id)
 
 at 'installing packages'
+# Every apt-get retries each download (Acquire::Retries) and waits for the dpkg lock (DPkg::Lock::Timeout),
+# which unattended-upgrades may hold on a first boot. The lock wait does not cover apt-get update's lock on
+# the package lists, and a mirror can fail for longer than the download retries: the install as a whole is
+# retried too.
+apt_get() { apt-get -q -o Acquire::Retries=5 -o DPkg::Lock::Timeout=300 "$@"; }
 install_packages() {
-  for attempt in 1 2 3 4 5; do
-    apt-get update -q && break
-    step "apt-get update failed (attempt $attempt), retrying"; sleep $((attempt * 5))
+  local attempt
+  for attempt in 1 2 3 4; do
+    # The web server and PHP-FPM first, so that Debian's wordpress package finds its web server and PHP
+    # already there instead of pulling in Apache. php8.4 satisfies wordpress's "libapache2-mod-php | php"
+    # without Apache; the theme gives a fresh site a look.
+    apt_get update && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
+      nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
+      "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
+      "php$PHP_VERSION-opcache" awscli ca-certificates curl e2fsprogs stunnel4 nfs-common \
+      && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
+      "php$PHP_VERSION" wordpress wordpress-theme-twentytwentyfive \
+      && return 0
+    step "installing packages failed (attempt $attempt of 4)"
+    [ "$attempt" -lt 4 ] || return 1
+    sleep $((attempt * 15))
   done
-  # The web server and PHP-FPM first, so that Debian's wordpress package finds its web server and PHP
-  # already there instead of pulling in Apache.
-  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
-    nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
-    "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
-    "php$PHP_VERSION-opcache" awscli ca-certificates curl e2fsprogs stunnel4 nfs-common
-  # php8.4 satisfies wordpress's "libapache2-mod-php | php" without Apache; the theme gives a fresh site a look.
-  apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
-    "php$PHP_VERSION" wordpress wordpress-theme-twentytwentyfive
 }
 install_packages
 
@@ -147,8 +159,10 @@ mount_ebs() {
       --query 'Volumes[0].[State, Attachments[0].InstanceId]' --output text)
     [ "$attached_to" = "$INSTANCE_ID" ] && break
     if [ "$state" = available ]; then
+      # Attached: the volume names this instance at once, so look again without waiting.
       aws ec2 attach-volume --region "$WP_REGION" --volume-id "$WP_EBS_VOLUME_ID" --instance-id "$INSTANCE_ID" --device /dev/sdf >/dev/null \
-        || step 'attach refused; retrying'
+        && continue
+      step 'attach refused; retrying'
     else
       step "volume is $state, attached to $attached_to: waiting for the old instance to let go"
     fi
@@ -194,8 +208,13 @@ db_secret=$(secret "$WP_DB_SECRET_ARN")
 salts=$(secret "$WP_SALTS_SECRET_ARN")
 admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
 
-at 'writing the WordPress configuration'
+at "verifying the database's TLS certificate"
+# Before anything uses the database: its certificate must chain to a trusted CA (the RDS bundle above) and
+# name the endpoint. A failure names the host and the TLS reason here, not as a broken site later.
 export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT
+printf '%s' "$db_secret" | php "$HERE/verify-db-tls.php"
+
+at 'writing the WordPress configuration'
 printf '%s\0%s' "$db_secret" "$salts" | php "$HERE/write-config.php" /etc/wordpress/config-default.php
 unset db_secret salts
 

@@ -141,6 +141,7 @@ class Scalable_WordPress_DB extends wpdb {
         mysqli_report(MYSQLI_REPORT_OFF);
         $reader = mysqli_init();
         mysqli_options($reader, MYSQLI_OPT_CONNECT_TIMEOUT, 2);
+        // wp-config's flags: TLS, the certificate verified against the reader endpoint's name as for the writer.
         $flags = defined('MYSQL_CLIENT_FLAGS') ? MYSQL_CLIENT_FLAGS : 0;
         $connected = $host !== null && @mysqli_real_connect($reader, $is_ipv6 ? "[$host]" : $host, $this->dbuser, $this->dbpassword, $this->dbname, $port, $socket, $flags);
         if (!$connected) {

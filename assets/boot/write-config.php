@@ -50,8 +50,11 @@ $config .= $define('DB_PASSWORD', $db['password']);
 $config .= $define('DB_HOST', env('WP_DB_WRITER_HOST') . ':' . $port);
 $config .= $define('DB_CHARSET', 'utf8mb4');
 $config .= $define('DB_COLLATE', '');
-// The database requires TLS (require_secure_transport); its CA is in the system trust store.
-$config .= "define('MYSQL_CLIENT_FLAGS', MYSQLI_CLIENT_SSL);\n";
+// Every connection (wpdb to the writer, db.php to the readers, install.php's lock) uses TLS and verifies the
+// server's certificate: its chain against the system trust store, where boot.sh adds the RDS CA bundle, and
+// its name against the endpoint. MYSQLI_CLIENT_SSL alone would encrypt without verifying anything: mysqlnd
+// verifies only when asked, or when given a CA with mysqli_ssl_set, which wpdb cannot do.
+$config .= "define('MYSQL_CLIENT_FLAGS', MYSQLI_CLIENT_SSL | MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT);\n";
 if (env('WP_DB_ENGINE') === 'aurora-mysql') {
     // Read by the db.php drop-in, which sends anonymous reads to the readers.
     $config .= $define('SCALABLE_WP_DB_READER_HOST', env('WP_DB_READER_HOST') . ':' . $port);

@@ -1,0 +1,172 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+// The boot script's own code, read from assets/boot. What it does on a real instance is proven by the boot
+// lab (lab/run.sh); these tests pin what the lab cannot make happen on demand, such as a mirror failing.
+const ASSETS = path.join(__dirname, '..', '..', 'assets', 'boot');
+const BOOT = fs.readFileSync(path.join(ASSETS, 'boot.sh'), 'utf8');
+
+/** The script's lines without comments, continuation lines joined: one entry per command line. */
+function commandLines(script: string): string[] {
+  return script
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n');
+}
+
+/** The source of a shell function of boot.sh, from `name() {` to its closing `}`. */
+function shellFunction(name: string): string {
+  const lines = BOOT.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(`${name}() {`));
+  if (start < 0) throw new Error(`boot.sh has no function ${name}`);
+  if (lines[start].trimEnd().endsWith('}')) return lines[start];
+  const end = lines.findIndex((line, i) => i > start && line === '}');
+  return lines.slice(start, end + 1).join('\n');
+}
+
+describe('apt-get in the boot script', () => {
+  test('every apt-get retries its downloads and waits for the dpkg lock', () => {
+    const calls = commandLines(BOOT).filter((line) => /\bapt-get\b/.test(line));
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) {
+      expect(call).toMatch(/-o Acquire::Retries=[1-9]/);
+      expect(call).toMatch(/-o DPkg::Lock::Timeout=[1-9]/i);
+    }
+  });
+
+  /**
+   * Runs the script's install_packages with a stand-in apt-get that fails the calls numbered in FAILING
+   * (from 1) or every call, and records every call. sleep and step are stand-ins too: the test does not wait.
+   */
+  function install(failing: number[] | 'all'): { status: number | null; calls: string[]; output: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'apt-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(bin, 'apt-get'), [
+        '#!/bin/bash',
+        `echo "$*" >> ${dir}/calls`,
+        `n=$(wc -l < ${dir}/calls)`,
+        failing === 'all' ? 'exit 1' : `case " ${failing.join(' ')} " in *" $n "*) exit 1 ;; esac`,
+      ].join('\n'), { mode: 0o755 });
+      const script = [
+        'set -Eeuo pipefail',
+        'PHP_VERSION=8.4',
+        'step() { echo "step: $*"; }',
+        'sleep() { :; }',
+        shellFunction('apt_get'),
+        shellFunction('install_packages'),
+        'install_packages',
+      ].join('\n');
+      const run = spawnSync('bash', ['-c', script], { env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+      const calls = fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n') : [];
+      return { status: run.status, calls, output: run.stdout + run.stderr };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('installs with an update and two installs when the mirror answers', () => {
+    const { status, calls } = install([]);
+    expect(status).toBe(0);
+    expect(calls.map((c) => c.match(/\b(update|install)\b/)?.[1])).toEqual(['update', 'install', 'install']);
+    for (const call of calls) {
+      expect(call).toMatch(/-o Acquire::Retries=[1-9]/);
+      expect(call).toMatch(/-o DPkg::Lock::Timeout=[1-9]/i);
+    }
+  });
+
+  test.each([
+    ['the update', [1]],
+    ['the first install', [2]],
+    ['the second install', [3]],
+    ['three whole attempts', [1, 2, 3]],
+  ])('retries the whole install after a failure of %s', (_, failing) => {
+    const { status, calls, output } = install(failing);
+    expect(status).toBe(0);
+    expect(output).toMatch(/installing packages failed \(attempt 1 of 4\)/);
+    // The attempt that succeeds runs all three commands.
+    expect(calls.slice(-3).map((c) => c.match(/\b(update|install)\b/)?.[1])).toEqual(['update', 'install', 'install']);
+  });
+
+  test('fails the boot after four failed attempts', () => {
+    const { status, calls, output } = install('all');
+    expect(status).not.toBe(0);
+    expect(calls.filter((c) => /\bupdate\b/.test(c))).toHaveLength(4);
+    expect(output).toMatch(/installing packages failed \(attempt 4 of 4\)/);
+  });
+});
+
+describe("the database's TLS certificate", () => {
+  const php = (name: string) => fs.readFileSync(path.join(ASSETS, name), 'utf8');
+  /** The last argument of each call of FN in CODE, read up to the call's closing parenthesis. */
+  function lastArguments(code: string, fn: string): string[] {
+    return [...code.matchAll(new RegExp(`\\b${fn}\\(`, 'g'))].map((m) => {
+      let depth = 1;
+      let i = m.index! + m[0].length;
+      let lastComma = i;
+      for (; depth > 0; i++) {
+        if (code[i] === '(' || code[i] === '[') depth++;
+        if (code[i] === ')' || code[i] === ']') depth--;
+        if (code[i] === ',' && depth === 1) lastComma = i + 1;
+      }
+      return code.slice(lastComma, i - 1).trim();
+    });
+  }
+  const VERIFY = /MYSQLI_CLIENT_SSL \| MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT/;
+
+  test('the configuration asks WordPress to verify it: TLS alone verifies nothing', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
+    try {
+      const target = path.join(dir, 'config.php');
+      execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
+        input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
+        env: {
+          ...process.env,
+          WP_DB_NAME: 'wordpress',
+          WP_DB_WRITER_HOST: 'writer.example',
+          WP_DB_READER_HOST: 'reader.example',
+          WP_DB_PORT: '3306',
+          WP_DB_ENGINE: 'aurora-mysql',
+          WP_SITE_URL: 'https://example.com',
+          WP_CONTENT: '/wp-content',
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      expect(fs.readFileSync(target, 'utf8')).toMatch(new RegExp(`define\\('MYSQL_CLIENT_FLAGS', ${VERIFY.source}\\);`));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('every connection of the boot files uses those flags: the readers, the install lock, the boot check', () => {
+    const connects = fs.readdirSync(ASSETS).filter((f) => f.endsWith('.php')).flatMap((name) =>
+      lastArguments(php(name), 'mysqli_real_connect').map((flags) => ({ name, flags })));
+    expect(connects.map((c) => c.name).sort()).toEqual(['db.php', 'install.php', 'verify-db-tls.php']);
+    for (const { name, flags } of connects) {
+      if (name === 'verify-db-tls.php') {
+        expect(flags).toMatch(VERIFY);
+      } else {
+        expect(`${name}: ${flags}`).toMatch(/: (MYSQL_CLIENT_FLAGS|\$flags)$/);
+      }
+    }
+    expect(php('db.php')).toMatch(/\$flags = defined\('MYSQL_CLIENT_FLAGS'\) \? MYSQL_CLIENT_FLAGS : 0;/);
+  });
+
+  test('the boot checks it right after reading the secrets, before writing the configuration', () => {
+    const steps = [...BOOT.matchAll(/^at ["'](.*)["']$/gm)].map((m) => m[1]);
+    const verify = steps.indexOf("verifying the database's TLS certificate");
+    expect(verify).toBe(steps.indexOf('reading secrets') + 1);
+    expect(steps[verify + 1]).toBe('writing the WordPress configuration');
+  });
+});
+
+describe('a failed boot', () => {
+  test('writes its reason to the console, which EC2 keeps for get-console-output', () => {
+    expect(shellFunction('on_error')).toMatch(/echo "scalable-wordpress: boot \$failed" .*>\/dev\/console \|\| true/);
+  });
+});

@@ -3,7 +3,7 @@
 # require_secure_transport=ON, GTID replication writer -> reader.
 #   writer: $LAB_WRITER_IP:3306 (writer.db.lab)   reader: $LAB_READER_IP:3306 (reader.db.lab)
 # Source it, or run: db.sh start PASSWORD [USER] [DB] | stop-reader | start-reader | stop-writer |
-#   start-writer | teardown | sql writer|reader "SQL" | selects writer|reader | status
+#   start-writer | teardown | sql writer|reader "SQL" | selects writer|reader | tls NODE good|foreign-ca|other-name | status
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 LAB_DB=$LAB_WORK/db
 LAB_DB_PORT=${LAB_DB_PORT:-3306}
@@ -16,9 +16,27 @@ db_sql() { mariadb --no-defaults -S "$(db_sock "$1")" -uroot -N -B -e "$2"; }
 # Number of SELECT statements the server executed so far (Com_select).
 db_selects() { db_sql "$1" "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{print $2}'; }
 
+# db_tls NODE good|foreign-ca|other-name: the certificate NODE presents to new connections from now on (the
+# running server reloads it with FLUSH SSL; connections already open keep theirs):
+#   good        the lab CA's, naming NODE's host name and IP, as RDS's certificate names its endpoints;
+#   foreign-ca  NODE's names, but from another CA, which no instance trusts;
+#   other-name  the lab CA's, but naming another host (other.db.lab) only.
+db_tls() {
+  local n=$1 src ip; ip=$(_db_ip "$n")
+  case $2 in
+    good) pki_server "db-$n" "DNS:$n.db.lab,IP:$ip${LAB_DB_EXTRA_SAN:+,$LAB_DB_EXTRA_SAN}"; src=$LAB_PKI/db-$n ;;
+    foreign-ca) (LAB_PKI=$LAB_PKI/foreign; pki_server "db-$n" "DNS:$n.db.lab,IP:$ip"); src=$LAB_PKI/foreign/db-$n ;;
+    other-name) pki_server db-other "DNS:other.db.lab"; src=$LAB_PKI/db-other ;;
+    *) lab_die "db_tls NODE good|foreign-ca|other-name" ;;
+  esac
+  mkdir -p "$LAB_DB"
+  cp "$src.crt" "$LAB_DB/$n-tls.crt"; cp "$src.key" "$LAB_DB/$n-tls.key"
+  if db_sql "$n" "SELECT 1" >/dev/null 2>&1; then db_sql "$n" "FLUSH SSL"; fi
+}
+
 _db_cnf() { # NODE -> writes $LAB_DB/NODE.cnf
   local n=$1 ip; ip=$(_db_ip "$n")
-  pki_server "db-$n" "DNS:$n.db.lab,IP:$ip${LAB_DB_EXTRA_SAN:+,$LAB_DB_EXTRA_SAN}"
+  db_tls "$n" good
   cat >"$LAB_DB/$n.cnf" <<CNF
 [mariadbd]
 user=root
@@ -36,8 +54,8 @@ binlog-format=ROW
 gtid-strict-mode=ON
 require-secure-transport=ON
 ssl-ca=$LAB_PKI/ca.crt
-ssl-cert=$LAB_PKI/db-$n.crt
-ssl-key=$LAB_PKI/db-$n.key
+ssl-cert=$LAB_DB/$n-tls.crt
+ssl-key=$LAB_DB/$n-tls.key
 innodb-buffer-pool-size=64M
 innodb-log-file-size=16M
 performance-schema=OFF
@@ -127,7 +145,7 @@ db_status() {
 }
 db_teardown() {
   db_stop_node reader KILL; db_stop_node writer KILL
-  rm -rf "$LAB_DB/writer" "$LAB_DB/reader" "$LAB_DB"/*.sock "$LAB_DB"/*.err "$LAB_DB"/*.out
+  rm -rf "$LAB_DB/writer" "$LAB_DB/reader" "$LAB_DB"/*.sock "$LAB_DB"/*.err "$LAB_DB"/*.out "$LAB_DB"/*-tls.*
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -136,7 +154,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case $cmd in
     start) db_start "$@" ;; stop-reader) db_stop_reader ;; start-reader) db_start_reader ;;
     stop-writer) db_stop_writer ;; start-writer) db_start_writer ;; teardown) db_teardown ;;
-    sql) db_sql "$@" ;; selects) db_selects "$1" ;; status) db_status ;; wait-replica) db_wait_replica "$@" ;;
+    sql) db_sql "$@" ;; tls) db_tls "$@" ;; selects) db_selects "$1" ;; status) db_status ;; wait-replica) db_wait_replica "$@" ;;
     *) echo "usage: $0 start PASSWORD [USER] [DB]|stop-reader|start-reader|stop-writer|start-writer|teardown|sql NODE SQL|selects NODE|status" >&2; exit 2 ;;
   esac
 fi

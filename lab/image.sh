@@ -115,6 +115,30 @@ for h in mount.nfs mount.nfs4 mount.efs; do
 done
 mkdir -p "$TMP/lab/efs"
 
+# --- install barrier shim: `php` earlier on PATH than /usr/bin/php (the boot script calls `php`). When the
+# host arms it (/lab/barrier/expect holds N, /lab/barrier bound from the host), an `php .../install.php` waits
+# until N instances have arrived there, then all run the install at the same moment: the race the install lock
+# must win is run in every lab run, not left to chance. Unarmed (no file), it only execs /usr/bin/php.
+cat >"$TMP/usr/local/bin/php" <<'SH'
+#!/bin/sh
+# lab shim, never in the product: see lab/image.sh
+case "$1" in
+  */install.php)
+    if [ -s /lab/barrier/expect ]; then
+      want=$(cat /lab/barrier/expect) me=$(cat /proc/sys/kernel/hostname) i=0
+      : >"/lab/barrier/arrived-$me"
+      echo "lab-barrier: $me waits at the install for $want instances" >&2
+      while [ "$(ls /lab/barrier | grep -c '^arrived-')" -lt "$want" ]; do
+        i=$((i + 1)); [ "$i" -lt 3000 ] || { echo "lab-barrier: gave up waiting after 150 s" >&2; break; }
+        sleep 0.05
+      done
+      echo "lab-barrier: $(ls /lab/barrier | grep -c '^arrived-') of $want instances arrived; $me installs at $(date +%s.%N)" >&2
+    fi ;;
+esac
+exec /usr/bin/php "$@"
+SH
+chmod 755 "$TMP/usr/local/bin/php"
+
 # --- AWS CLI -> stand-in: endpoint_url in the shared config (CLI v2 >= 2.13 honours it) ---
 mkdir -p "$TMP/root/.aws"
 printf '[default]\nendpoint_url = http://%s:%s\n' "$LAB_HOST_IP" "$LAB_AWS_PORT" >"$TMP/root/.aws/config"

@@ -2,7 +2,7 @@
 # Lab instances: systemd-nspawn --boot of an overlay of the cached image, in its own netns,
 # with a cloud-init NoCloud seed (instance-id + the given user data), /lab/efs bound from the host.
 # State: $LAB_WORK/inst/NAME/{upper,root,console.log,nspawn.pid,leader.pid,ip,instance-id}
-# Source it, or: instance.sh boot NAME IP USER_DATA [--az AZ] [--id ID] [--bind HOST:CONT]... |
+# Source it, or: instance.sh boot NAME IP USER_DATA [--az AZ] [--id ID] [--bind HOST:CONT]... [--nice] |
 #   wait NAME [SECONDS] | exec NAME CMD... | kill NAME | destroy NAME | destroy-all | list
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 . "$LAB_DIR/net.sh"
@@ -14,16 +14,18 @@ inst_id_for() { echo "i-0$(echo -n "$1" | sha256sum | cut -c1-16)"; }
 inst_leader() { cat "$LAB_INST/$1/leader.pid" 2>/dev/null; }
 inst_root() { echo "$LAB_INST/$1/root"; }
 
-# inst_boot NAME IP USER_DATA_FILE [--az AZ] [--id INSTANCE_ID] [--bind HOST:CONTAINER]...
+# inst_boot NAME IP USER_DATA_FILE [--az AZ] [--id INSTANCE_ID] [--bind HOST:CONTAINER]... [--nice]
+# (--nice: the whole instance at the lowest CPU and I/O priority, to keep it from slowing the others)
 # Returns once PID 1 runs (boot continues in the background; use inst_wait).
 inst_boot() {
   local n=$1 ip=$2 ud=$3; shift 3
   local az="${LAB_REGION}a" iid; iid=$(inst_id_for "$n")
-  local -a extra=()
+  local -a extra=() nice=()
   while (($#)); do
     case $1 in
       --az) az=$2; shift 2 ;; --id) iid=$2; shift 2 ;;
       --bind) extra+=("--bind=$2"); shift 2 ;;
+      --nice) nice=(nice -n 19 ionice -c 3); shift ;;
       *) lab_die "inst_boot: unknown option $1" ;;
     esac
   done
@@ -54,7 +56,7 @@ inst_boot() {
   echo "$ip" >"$d/ip"; echo "$iid" >"$d/instance-id"; echo "$az" >"$d/az"
   net_ns_add "$n" "$ip"
   [ -f "$LAB_AWS/config.json" ] && standin_add_instance "$ip" "$iid" "$az"
-  setsid systemd-nspawn --boot --register=no --keep-unit --quiet -D "$r" --machine="$n" \
+  setsid "${nice[@]}" systemd-nspawn --boot --register=no --keep-unit --quiet -D "$r" --machine="$n" \
     --network-namespace-path="/run/netns/lab-$n" --resolv-conf=off --timezone=off --link-journal=no \
     --console=read-only --setenv=SYSTEMD_COLORS=0 --bind="$LAB_EFS_DIR:/lab/efs" "${extra[@]}" \
     </dev/null >"$d/console.log" 2>&1 &

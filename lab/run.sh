@@ -8,9 +8,10 @@
 # forces is stood in (lab/README.md): IMDSv2, Secrets Manager, CloudFormation signals and EC2 volume calls
 # answered locally, EFS as a shared directory, EBS as a loop device.
 #
-# Scenario 1, Aurora + EFS: two instances race their first boot; then login, upload, read offload, replica
-# failure, instance failure, a second boot run. Scenario 2, RDS + EBS: the instance is replaced and the new
-# one re-attaches the volume. Scenario 3: a missing secret fails the boot.
+# Scenario 1, Aurora + EFS: two instances race their first boot (held at the install until both are there);
+# then login, upload, read offload, logged-in reads, replica failure, certificates the boot and WordPress must
+# refuse, a second boot run, instance failure. Scenario 2, RDS + EBS: the instance is replaced and the new one
+# re-attaches the volume. Scenario 3: a missing secret fails the boot, and the reason reaches the console.
 #
 # Writes a JUnit report to test-reports/lab.xml. Root only. LAB_KEEP=1 leaves everything running
 # (tear down with `lab/run.sh --down`).
@@ -151,18 +152,50 @@ ADMIN_PASSWORD=$(site_secret "$A" WP_ADMIN_SECRET_ARN password)
 cp "$A/user-data" "$LAB_WORK/missing-secret-user-data"
 # Scenario 3 rides along: the same site, but its admin secret does not exist.
 sed -i "s#^WP_ADMIN_SECRET_ARN='\([^']*\)'#WP_ADMIN_SECRET_ARN='\1-missing'#" "$LAB_WORK/missing-secret-user-data"
-boot a "$LAB_SUBNET.11" "$A/user-data" --az "${LAB_REGION}a"
-boot b "$LAB_SUBNET.12" "$A/user-data" --az "${LAB_REGION}b"
-boot c "$LAB_SUBNET.13" "$LAB_WORK/missing-secret-user-data"
+# The install race, run in every lab run: a lab-only barrier (the `php` shim of lab/image.sh, armed here)
+# holds each instance at the install until both have arrived, so that both start it at the same moment.
+BARRIER=$LAB_WORK/barrier
+rm -rf "$BARRIER" && mkdir -p "$BARRIER" && chmod 1777 "$BARRIER" && echo 2 >"$BARRIER/expect"
+boot a "$LAB_SUBNET.11" "$A/user-data" --az "${LAB_REGION}a" --bind "$BARRIER:/lab/barrier"
+boot b "$LAB_SUBNET.12" "$A/user-data" --az "${LAB_REGION}b" --bind "$BARRIER:/lab/barrier"
 declare -A HEALTHY_AFTER=()
 for n in a b; do HEALTHY_AFTER[$n]=$(wait_healthy 600 "$n") || HEALTHY_AFTER[$n]='(never)'; done
+rm -f "$BARRIER/expect"   # disarmed: later runs of the boot script install (or not) at once
+# Scenario 3's instance boots now, while scenario 1 is checked: not beside a and b, whose boot time is judged,
+# and at the lowest CPU and I/O priority, so that the checks' requests do not queue behind its apt-get. (The
+# lab's instances share this machine's CPUs; each EC2 instance has its own.)
+boot c "$LAB_SUBNET.13" "$LAB_WORK/missing-secret-user-data" --nice
 for n in a b; do
   inst_wait "$n" 120 || true   # healthy comes a moment before the boot script signals
   figure "instance $n ($(iid "$n")): boot to healthy ${HEALTHY_AFTER[$n]} s; $(boot_log "$n" | grep -o 'boot took [0-9]* s' || true)"
 done
+# within_boot_promise SECONDS: the product's promise, boot to healthy in 90 s at most
+within_boot_promise() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -le 90 ] || { echo "boot to healthy: $1 s, more than 90 s"; return 1; }; }
 check '1. both instances signal SUCCESS' test "$(signal_of "$(iid a)") $(signal_of "$(iid b)")" = 'SUCCESS SUCCESS'
+check '1. instance a is healthy within 90 s of its boot' within_boot_promise "${HEALTHY_AFTER[a]}"
+check '1. instance b is healthy within 90 s of its boot' within_boot_promise "${HEALTHY_AFTER[b]}"
 check '1. both instances pass the load balancer health check' haproxy_wait_up 30 a b
+# install_times: when each instance left the barrier for the install (seconds since the epoch), one a line
+install_times() { cat "$(boot_log_file a)" "$(boot_log_file b)" | sed -n 's/^lab-barrier: 2 of 2 instances arrived; .* installs at \([0-9.]*\)$/\1/p'; }
+raced_together() {
+  local times; times=$(install_times)
+  [ "$(echo "$times" | grep -c .)" = 2 ] || { echo "not both instances passed the barrier:"; grep -h lab-barrier "$(boot_log_file a)" "$(boot_log_file b)"; return 1; }
+  echo "$times" | python3 -c 'import sys; t = [float(x) for x in sys.stdin]; d = abs(t[0] - t[1]); print("%.2f s apart" % d); sys.exit(d > 1)'
+}
+check '1. both instances started the install within 1 s of each other (lab barrier)' raced_together
 check '1. exactly one admin after two racing first boots' test "$(db_sql writer 'SELECT GROUP_CONCAT(user_login) FROM wordpress.wp_users')" = "$ADMIN_USER"
+one_installed_one_waited() {
+  local installed waited
+  installed=$(grep -l '^install.php: installed WordPress' "$(boot_log_file a)" "$(boot_log_file b)" | wc -l)
+  waited=$(grep -l '^install.php: WordPress is installed already' "$(boot_log_file a)" "$(boot_log_file b)" | wc -l)
+  [ "$installed" = 1 ] && [ "$waited" = 1 ] || { echo "boot logs saying 'installed': $installed, 'installed already': $waited"; return 1; }
+}
+check '1. exactly one instance installed WordPress, the other found it installed' one_installed_one_waited
+verified_both() {
+  grep -q "^verify-db-tls.php: the writer $LAB_WRITER_NAME:3306 presented a valid certificate for its name (TLSv1" "$(boot_log_file a)" &&
+    grep -q "^verify-db-tls.php: the reader $LAB_READER_NAME:3306 presented a valid certificate for its name (TLSv1" "$(boot_log_file a)"
+}
+check "1. the boot verified the database's certificates, writer's and reader's, over TLS" verified_both
 # Read whole responses before matching: `curl | grep -q` fails under pipefail when grep stops early.
 contains() { [[ $1 == *"$2"* ]]; }
 serves_wordpress() { contains "$(lb /)" wp-content; }
@@ -181,7 +214,10 @@ check 'the configuration file is readable by root and www-data only' test "$(sta
 JAR=$LAB_WORK/cookies
 rm -f "$JAR"
 check '2. a login through instance A' login a "$ADMIN_USER" "$ADMIN_PASSWORD" "$JAR"
-dashboard_on() { contains "$(web "$1" /wp-admin/ -b "$JAR")" '<title>Dashboard'; }
+dashboard_on() {
+  local page; page=$(web "$1" /wp-admin/ -b "$JAR" -w '\n[HTTP %{http_code} after %{time_total} s]')
+  contains "$page" '<title>Dashboard' || { echo "$page" | tail -c 600; return 1; }
+}
 check '2. is accepted by instance B (shared keys and salts)' dashboard_on b
 
 # The page cache (nginx, per instance): anonymous pages only, never a personal one, edits seen within its lifetime.
@@ -272,6 +308,17 @@ on_writer=$((w1 - w0)); on_reader=$((r1 - r0))
 figure "10 anonymous page views: $on_reader SELECTs on the replica, $on_writer on the writer"
 offloaded() { [ "$on_reader" -gt 0 ] && [ $((on_reader * 100)) -ge $(((on_reader + on_writer) * 95)) ]; }
 check '4. anonymous page views read >= 95% from the replica' offloaded
+# Logged-in users must see what they just wrote: their page views read from the writer, none from the replica.
+w0=$(db_selects writer); r0=$(db_selects reader)
+for i in 1 2 3 4 5; do lb "/?lab_member=$i" -b "$JAR" -o /dev/null; lb "/hello-world/?lab_member=$i" -b "$JAR" -o /dev/null; done
+w1=$(db_selects writer); r1=$(db_selects reader)
+member_on_writer=$((w1 - w0)); member_on_reader=$((r1 - r0))
+figure "10 logged-in page views: $member_on_reader SELECTs on the replica, $member_on_writer on the writer"
+member_reads_on_writer() {
+  [ "$member_on_reader" -eq 0 ] && [ "$member_on_writer" -gt 0 ] ||
+    { echo "replica +$member_on_reader, writer +$member_on_writer SELECTs"; return 1; }
+}
+check '4. logged-in page views read from the writer only (replica +0 SELECTs)' member_reads_on_writer
 check '4. an anonymous read is answered by the replica' test "$(lb '/?lab_probe=read')" = 'server_id=2'
 check '4. a read after a write in the same request is answered by the writer' test "$(lb '/?lab_probe=write-then-read')" = 'server_id=1'
 db_stop_reader
@@ -282,29 +329,96 @@ check '4. replica stopped: wp-admin works' dashboard_through_lb
 db_start_reader
 
 # wp-cron: while another process holds the fleet-wide lock, an instance's timer run skips; once it is free, it runs.
-cron_ran() { rm -f "$LAB_EFS_DIR/lab-cron-ran"; inst_exec b systemctl start scalable-wordpress-cron.service; [ -s "$LAB_EFS_DIR/lab-cron-ran" ]; }
+# cron_ran: 0 when the timer's service ran WordPress's events, 1 when it ran and skipped them, 2 when it failed
+cron_ran() {
+  rm -f "$LAB_EFS_DIR/lab-cron-ran"
+  inst_exec b systemctl start scalable-wordpress-cron.service || { echo 'the cron service failed'; return 2; }
+  [ -s "$LAB_EFS_DIR/lab-cron-ran" ]
+}
 cron_skips_while_locked() {
   db_sql writer "SELECT GET_LOCK('scalable-wordpress-cron', 0), SLEEP(15)" >/dev/null &
-  local holder=$!
+  local holder=$! outcome=0
   sleep 1
-  ! cron_ran
-  local skipped=$?
+  cron_ran || outcome=$?
   # End the holding session on the server: its SLEEP would keep the lock for the full 15 s.
   db_sql writer "KILL $(db_sql writer "SELECT IS_USED_LOCK('scalable-wordpress-cron')")" || true
   wait "$holder" 2>/dev/null || true
-  return "$skipped"
+  [ "$outcome" = 1 ] || { echo "the timer's run did not skip (cron_ran returned $outcome)"; return 1; }
 }
 check 'wp-cron runs from one instance at a time: skipped while the fleet-wide lock is held' cron_skips_while_locked
 check 'wp-cron runs when the lock is free' cron_ran
 
 before=$(sha <"$(inst_root b)/etc/wordpress/config-default.php")
+
+# ---- The database's certificate: the boot, WordPress, db.php and install.php verify it ----
+# The writer or the reader presents a certificate that must be refused (db_tls): from a CA no instance trusts, or
+# from the lab CA but naming another host. Meanwhile instance b runs its boot script again, serves a page that
+# needs the writer and an anonymous read, and runs install.php. Then the server's own certificate is back.
+tls_case() { # tls_case NODE KIND: results in $LAB_WORK/tls-KIND-NODE.*
+  local f=$LAB_WORK/tls-$2-$1 console=$LAB_INST/b/console.log
+  local console_size; console_size=$(stat -c %s "$console")
+  grep -c "\"$(iid b)\"" "$LAB_AWS/signals.jsonl" >"$f.signals-before" || true
+  db_tls "$1" "$2"
+  local rc=0
+  inst_exec b timeout 300 /usr/local/lib/scalable-wordpress/boot.sh >"$f.log" 2>&1 || rc=$?
+  echo "$rc" >"$f.rc"
+  web b /wp-login.php -o "$f.page" -w '%{http_code}' >"$f.status" || true
+  web b '/?lab_probe=read' >"$f.probe" || true
+  printf '{"username":"x","email":"x@lab.test","password":"x"}' | inst_exec b runuser -u www-data -- \
+    /usr/bin/php /usr/local/lib/scalable-wordpress/install.php >"$f.install" 2>&1 || true
+  db_tls "$1" good
+  sleep 0.5   # the console is copied by systemd-nspawn
+  tail -c +$((console_size + 1)) "$console" >"$f.console"
+}
+# boot_refused NODE KIND: b's boot failed at the certificate check, naming the host and OpenSSL's reason
+boot_refused() {
+  local f=$LAB_WORK/tls-$2-$1 reason host
+  host=$([ "$1" = writer ] && echo "$LAB_WRITER_NAME" || echo "$LAB_READER_NAME")
+  reason=$([ "$2" = foreign-ca ] && echo 'certificate verify failed' || echo 'did not match expected')
+  [ "$(cat "$f.rc")" != 0 ] || { echo 'the boot script succeeded'; tail -5 "$f.log"; return 1; }
+  grep -q "FAILED at line [0-9]* (exit [0-9]*) during: verifying the database's TLS certificate" "$f.log" &&
+    grep -q "^verify-db-tls.php: no verified TLS connection to the $1 $host:3306: .*$reason" "$f.log" ||
+    { tail -5 "$f.log"; return 1; }
+}
+signalled_failure() { # signalled_failure NODE KIND: b's run signalled FAILURE (a new signal, the last one)
+  local f=$LAB_WORK/tls-$2-$1
+  [ "$(grep -c "\"$(iid b)\"" "$LAB_AWS/signals.jsonl")" -gt "$(cat "$f.signals-before")" ] && [ "$(signal_of "$(iid b)")" = FAILURE ]
+}
+# console_says NODE KIND: the failure line reached the console (what EC2's get-console-output returns)
+console_says() { grep -q "^scalable-wordpress: boot FAILED at line [0-9]* (exit [0-9]*) during: verifying the database's TLS certificate" "$LAB_WORK/tls-$2-$1.console"; }
+wpdb_refused() { # wpdb_refused NODE KIND: a page that needs the writer gets WordPress's database error
+  local f=$LAB_WORK/tls-$2-$1
+  [ "$(cat "$f.status")" = 500 ] && grep -q 'Error establishing a database connection' "$f.page" ||
+    { echo "wp-login.php answered $(cat "$f.status")"; return 1; }
+}
+install_refused() { grep -q '^install.php: cannot connect to the database at' "$LAB_WORK/tls-$2-$1.install" || { cat "$LAB_WORK/tls-$2-$1.install"; return 1; }; }
+read_from_writer() { [ "$(cat "$LAB_WORK/tls-$2-$1.probe")" = server_id=1 ] || { echo "the probe says: $(cat "$LAB_WORK/tls-$2-$1.probe")"; return 1; }; }
+
+tls_case writer foreign-ca
+check 'TLS: writer certificate from another CA: the boot fails at the certificate check, naming the host and reason' boot_refused writer foreign-ca
+check 'TLS: writer certificate from another CA: the boot signals FAILURE' signalled_failure writer foreign-ca
+check 'TLS: writer certificate from another CA: the failure line reaches the console' console_says writer foreign-ca
+check 'TLS: writer certificate from another CA: WordPress (wpdb) refuses it' wpdb_refused writer foreign-ca
+check "TLS: writer certificate from another CA: install.php's lock connection refuses it" install_refused writer foreign-ca
+tls_case writer other-name
+check 'TLS: writer certificate naming another host: the boot fails at the certificate check, naming the host and reason' boot_refused writer other-name
+check 'TLS: writer certificate naming another host: the boot signals FAILURE' signalled_failure writer other-name
+check 'TLS: writer certificate naming another host: the failure line reaches the console' console_says writer other-name
+check 'TLS: writer certificate naming another host: WordPress (wpdb) refuses it' wpdb_refused writer other-name
+check "TLS: writer certificate naming another host: install.php's lock connection refuses it" install_refused writer other-name
+tls_case reader other-name
+check 'TLS: reader certificate naming another host: the boot fails at the certificate check, naming the host and reason' boot_refused reader other-name
+check 'TLS: reader certificate naming another host: db.php refuses it, an anonymous read is answered by the writer' read_from_writer reader other-name
+
 second_run_changes_nothing() {
   inst_exec b /usr/local/lib/scalable-wordpress/boot.sh >"$LAB_WORK/second-run.log" 2>&1 || { tail -20 "$LAB_WORK/second-run.log"; return 1; }
-  test "$(sha <"$(inst_root b)/etc/wordpress/config-default.php")" = "$before"
-  test "$(db_sql writer 'SELECT COUNT(*) FROM wordpress.wp_users')" = 1
-  test "$(status web b /)" = 200
+  # Each step must hold: inside `check`, bash ignores set -e, so a step that fails without a `&&` or a
+  # `|| return 1` would not fail the check.
+  test "$(sha <"$(inst_root b)/etc/wordpress/config-default.php")" = "$before" || { echo 'the configuration changed'; return 1; }
+  test "$(db_sql writer 'SELECT COUNT(*) FROM wordpress.wp_users')" = 1 || { echo 'the users changed'; return 1; }
+  test "$(status web b /)" = 200 || { echo 'the site does not serve'; return 1; }
 }
-check 'a second run of the boot script succeeds and changes nothing' second_run_changes_nothing
+check 'a second run of the boot script succeeds and changes nothing (after the refused certificates too)' second_run_changes_nothing
 
 inst_kill a
 haproxy_wait_down() { local end=$((SECONDS + 20)); until [[ $'\n'$(haproxy_status) == *$'\n'"a DOWN"* ]]; do ((SECONDS < end)) || return 1; sleep 0.5; done; }
@@ -318,6 +432,9 @@ inst_wait c 120 >/dev/null 2>&1 || true
 check '7. a missing secret makes the boot signal FAILURE' test "$(signal_of "$(iid c)")" = FAILURE
 says_failed_step() { grep -q 'FAILED at line .* during: reading secrets' "$(boot_log_file c)"; }
 check '7. and the failed boot says which step failed' says_failed_step
+# What stands in for EC2's console output: the container's console, which systemd-nspawn copies to a file.
+console_has_reason() { grep -q '^scalable-wordpress: boot FAILED at line [0-9]* (exit [0-9]*) during: reading secrets' "$LAB_INST/c/console.log"; }
+check "7. and the failed boot's reason reaches the console (what get-console-output shows)" console_has_reason
 inst_destroy a; inst_destroy b; inst_destroy c
 
 # ==== Scenario 2: RDS Multi-AZ + EBS, the instance replaced ====
@@ -331,6 +448,7 @@ t=$(wait_healthy 600 d) || t='(never)'
 inst_wait d 120 || true   # healthy comes a moment before the boot script signals
 figure "instance d ($(iid d), EBS): boot to healthy ${t} s; $(boot_log d | grep -o 'boot took [0-9]* s' || true)"
 check '6. the EBS instance signals SUCCESS' test "$(signal_of "$(iid d)")" = SUCCESS
+check '6. it is healthy within 90 s of its boot' within_boot_promise "$t"
 formatted() { grep -q 'formatting the new volume' "$(boot_log_file "$1")"; }
 check '6. it formatted the new, empty volume' formatted d
 rm -f "$JAR"
@@ -344,6 +462,7 @@ t=$(wait_healthy 600 e) || t='(never)'
 inst_wait e 120 || true
 figure "instance e ($(iid e), replacement): boot to healthy ${t} s; $(boot_log e | grep -o 'boot took [0-9]* s' || true)"
 check '6. the replacement signals SUCCESS' test "$(signal_of "$(iid e)")" = SUCCESS
+check '6. it is healthy within 90 s of its boot' within_boot_promise "$t"
 reattached_unformatted() { ! formatted e && grep -q 'attaching EBS volume vol-0lab0000000000001' "$(boot_log_file e)"; }
 check '6. it re-attached the same volume without formatting it' reattached_unformatted
 check '6. and still serves the old upload, byte-identical' test "$(lb "$UPLOAD" | sha)" = "$(sha <"$PNG")"

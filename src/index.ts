@@ -1,3 +1,5 @@
 export * from './scalable-wordpress';
 export * from './database';
 export * from './media';
+export * from './edge';
+export * from './firewall';

@@ -1,6 +1,8 @@
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { createHash } from 'crypto';
+import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -8,12 +10,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { bootCommands } from './boot/user-data';
 import { BoundDatabase, WordPressDatabase } from './database';
+import { WordPressEdge } from './edge';
+import { WordPressFirewall } from './firewall';
 import { WordPressMedia } from './media';
 import { acknowledge } from './private/nag';
 import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
@@ -134,7 +137,7 @@ export interface ScalableWordPressProps {
   readonly domainZone?: route53.IHostedZone;
 
   /**
-   * The certificate for HTTPS. It must cover `domainName`.
+   * The certificate for HTTPS. It must cover `domainName`, and with `WordPressEdge.cloudFront()` be in us-east-1.
    *
    * @default - a new certificate for `domainName`, validated in `domainZone`, when a domain is given
    */
@@ -171,6 +174,15 @@ export interface ScalableWordPressProps {
    * @default Duration.minutes(1)
    */
   readonly pageCacheTtl?: Duration;
+
+  /**
+   * What stands between visitors and the instances: the load balancer alone, or CloudFront and AWS WAF in
+   * front of a load balancer that only CloudFront reaches. CloudFront's certificate and web ACL live in
+   * us-east-1: a site in another region passes them in (see `WordPressEdge.cloudFront()`).
+   *
+   * @default WordPressEdge.loadBalancer(), which works in any stack, including environment-agnostic ones
+   */
+  readonly edge?: WordPressEdge;
 
   /**
    * The S3 bucket the load balancer writes its access logs to.
@@ -244,8 +256,12 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly adminSecret: secretsmanager.ISecret;
   /** WordPress's keys and salts. */
   public readonly saltsSecret: secretsmanager.ISecret;
-  /** The certificate the HTTPS listener uses, when there is a domain. */
+  /** The certificate of the site's domain: the HTTPS listener's, or the distribution's with CloudFront. */
   public readonly certificate?: acm.ICertificate;
+  /** The CloudFront distribution, with `WordPressEdge.cloudFront()`. */
+  public readonly distribution?: cloudfront.IDistribution;
+  /** The firewall in front of the distribution, with `WordPressEdge.cloudFront()`. Its `webAcl` is the AWS WAF web ACL. */
+  public readonly firewall?: WordPressFirewall;
 
   constructor(scope: Construct, id: string, props: ScalableWordPressProps = {}) {
     super(scope, id);
@@ -269,6 +285,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     let instanceSubnets = selectSubnets(this.vpc, 'vpcSubnets', props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       'Pass vpcSubnets that select private subnets with a route to the internet (PRIVATE_WITH_EGRESS), for packages and AWS APIs.');
     const instanceAzs = distinctAzs(instanceSubnets).length;
+    const webSubnets = instanceSubnets;
     if (media._singleInstance) {
       // An EBS volume lives in one AZ; its one instance must run there.
       instanceSubnets = this.vpc.selectSubnets({ subnets: [instanceSubnets.subnets[0]] });
@@ -346,69 +363,30 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       resources: [Stack.of(this).stackId],
     }));
 
-    // Edge: load balancer, listeners, DNS.
-    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+    // Edge: the load balancer, and CloudFront with its firewall when chosen; DNS.
+    const cookieHash = createHash('md5').update(Names.uniqueId(this)).digest('hex');
+    const edge = (props.edge ?? WordPressEdge.loadBalancer())._bind(this, {
       vpc: this.vpc,
-      internetFacing: true,
-      vpcSubnets: { subnets: selectPublicSubnets(this.vpc).subnets },
-      ipAddressType: dualStack ? elbv2.IpAddressType.DUAL_STACK : elbv2.IpAddressType.IPV4,
-      dropInvalidHeaderFields: true,
+      dualStack,
+      privateSubnets: webSubnets,
+      autoScalingGroup: this.autoScalingGroup,
+      healthCheckPath: ScalableWordPress.HEALTH_CHECK_PATH,
+      domainName,
+      domainZone: props.domainZone,
+      certificate: props.certificate,
+      accessLogBucket: props.accessLogBucket,
+      pageCacheSeconds,
+      cookieHash,
     });
-    if (props.accessLogBucket) {
-      this.loadBalancer.logAccessLogs(props.accessLogBucket);
-    } else {
-      acknowledge(this.loadBalancer, 'AwsSolutions-ELB2',
-        'access logs are opt-in through the accessLogBucket prop: their bucket and its retention are the owner\'s choice');
-    }
-    acknowledge(this.loadBalancer, 'AwsSolutions-EC23',
-      'a public website: the load balancer accepts HTTP and HTTPS from anywhere, and nothing else');
-
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
-      vpc: this.vpc,
-      port: 80,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      targets: [this.autoScalingGroup],
-      deregistrationDelay: Duration.seconds(30),
-      healthCheck: {
-        path: ScalableWordPress.HEALTH_CHECK_PATH,
-        healthyHttpCodes: '200',
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
-      },
-    });
-
-    const dns = domainName ? new Construct(this, 'DNS') : undefined;
-    if (domainName && dns) {
-      this.certificate = props.certificate ?? new acm.Certificate(dns, 'Certificate', {
-        domainName,
-        validation: acm.CertificateValidation.fromDns(props.domainZone),
-      });
-      this.listener = this.loadBalancer.addListener('Https', {
-        port: 443,
-        certificates: [this.certificate],
-        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        defaultTargetGroups: [this.targetGroup],
-        open: true,
-      });
-      this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
-      this.url = `https://${domainName}`;
-    } else {
-      this.listener = this.loadBalancer.addListener('Http', {
-        port: 80,
-        defaultTargetGroups: [this.targetGroup],
-        open: true,
-      });
-      this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
-      Annotations.of(this).addWarningV2('cdk-scalable-wordpress:noHttps',
-        'No domainName: the site is served over plain HTTP on the load balancer\'s DNS name, and logins travel unencrypted. ' +
-        'Set domainName and domainZone for HTTPS.');
-    }
-
-    if (domainName && props.domainZone && dns) {
-      this.createDns(dns, domainName, props.domainZone, dualStack);
-    }
+    this.url = edge.url;
+    this.loadBalancer = edge.loadBalancer;
+    this.listener = edge.listener;
+    this.targetGroup = edge.targetGroup;
+    this.certificate = edge.certificate;
+    this.distribution = edge.distribution;
+    this.firewall = edge.firewall;
+    // The instances purge the edge when content changes: invalidations of this distribution, and nothing else.
+    edge.distribution?.grantCreateInvalidation(role);
 
     const stack = Stack.of(this);
     userData.addCommands(...bootCommands({
@@ -432,6 +410,9 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       fileSystemDnsName: storage.fileSystem ? `${storage.fileSystem.fileSystemId}.efs.${stack.region}.${stack.urlSuffix}` : undefined,
       volumeId: storage.volume?.volumeId,
       pageCacheSeconds,
+      edge: edge.kind,
+      distributionId: edge.distribution?.distributionId,
+      cookieHash,
     }));
 
     if (capacity.max > capacity.min) {
@@ -526,25 +507,6 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     return asg;
   }
 
-  private createDns(scope: Construct, domainName: string, zone: route53.IHostedZone, dualStack: boolean) {
-    const target = route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.loadBalancer));
-    new route53.ARecord(scope, 'Alias', { zone, recordName: domainName, target });
-    if (dualStack) {
-      new route53.AaaaRecord(scope, 'AliasIpv6', { zone, recordName: domainName, target });
-    }
-    new route53.CfnHealthCheck(scope, 'HealthCheck', {
-      healthCheckConfig: {
-        type: 'HTTPS',
-        fullyQualifiedDomainName: domainName,
-        port: 443,
-        resourcePath: ScalableWordPress.HEALTH_CHECK_PATH,
-        enableSni: true,
-        requestInterval: 30,
-        failureThreshold: 3,
-      },
-      healthCheckTags: [{ key: 'Name', value: domainName }],
-    });
-  }
 }
 
 /** Selects subnets, failing with the prop's name when the selection is empty or impossible. */
@@ -557,23 +519,6 @@ function selectSubnets(vpc: ec2.IVpc, prop: string, selection: ec2.SubnetSelecti
   }
   if (selected.subnets.length === 0) {
     throw new Error(`${prop} selects no subnet in the VPC. ${fix}`);
-  }
-  return selected;
-}
-
-/** The load balancer's subnets: public ones in two or more AZs, as an internet-facing ALB needs. */
-function selectPublicSubnets(vpc: ec2.IVpc): ec2.SelectedSubnets {
-  const fix = 'The site\'s internet-facing load balancer needs public subnets (with a route to an internet gateway) in two or more ' +
-    'Availability Zones: pass a vpc that has them, e.g. one made with subnetType PUBLIC in its subnetConfiguration.';
-  let selected: ec2.SelectedSubnets;
-  try {
-    selected = vpc.selectSubnets({ subnetType: ec2.SubnetType.PUBLIC });
-  } catch {
-    throw new Error(`vpc has no public subnets. ${fix}`);
-  }
-  const azs = distinctAzs(selected);
-  if (azs.length < 2) {
-    throw new Error(`vpc has public subnets in ${describeAzs(azs.length)} only. ${fix}`);
   }
   return selected;
 }

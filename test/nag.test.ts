@@ -1,15 +1,15 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { AuroraReaderType, ScalableWordPress, ScalableWordPressProps, WordPressDatabase, WordPressMedia } from '../src';
+import { AuroraReaderType, ScalableWordPress, ScalableWordPressProps, WordPressDatabase, WordPressEdge, WordPressMedia } from '../src';
 import { zone } from './util';
 
 // cdk-nag 3 as a Validations plugin does not run on aws-cdk-lib 2.257 (it needs a newer core), so the
 // checks are run directly on the synthesized tree, and a known-bad resource proves they are alive.
-function findings(build: (stack: Stack) => void, options: { ignoreAcknowledgements?: boolean } = {}) {
+function findings(build: (stack: Stack) => void, options: { ignoreAcknowledgements?: boolean; stackProps?: StackProps } = {}) {
   const app = new App();
-  const stack = new Stack(app, 'Test');
+  const stack = new Stack(app, 'Test', options.stackProps);
   build(stack);
   app.synth();
   const checks = new AwsSolutionsChecks();
@@ -27,28 +27,38 @@ function acknowledgements(stack: Stack): Array<[string, string]> {
     .flatMap((m) => Object.entries<string>(m.data)));
 }
 
+// Each case synthesizes a whole site and runs every rule on it: seconds each on a busy machine.
+jest.setTimeout(60_000);
+
 describe('cdk-nag AwsSolutions', () => {
-  const layouts: Array<[string, (stack: Stack) => ScalableWordPressProps]> = [
-    ['RDS Multi-AZ + EFS, no domain', () => ({})],
-    ['Aurora + EFS + domain', (s) => ({ database: WordPressDatabase.auroraReplicas({ readers: 2 }), domainName: 'blog.example.com', domainZone: zone(s) })],
-    ['RDS Multi-AZ + EBS', () => ({ media: WordPressMedia.ebs() })],
-    ['Aurora Serverless v2 + EBS', () => ({ database: WordPressDatabase.auroraReplicas({ readerType: AuroraReaderType.SERVERLESS_V2 }), media: WordPressMedia.ebs() })],
-    ['existing VPC', (s) => ({ vpc: new ec2.Vpc(s, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { All: {} } }) })],
+  const usEast1 = { env: { region: 'us-east-1' } };
+  // Every row has its stack props: a test function with one more parameter than its row gets jest's `done` callback instead.
+  const anywhere: StackProps = {};
+  const layouts: Array<[string, (stack: Stack) => ScalableWordPressProps, StackProps]> = [
+    ['RDS Multi-AZ + EFS, no domain', () => ({}), anywhere],
+    ['Aurora + EFS + domain', (s) => ({ database: WordPressDatabase.auroraReplicas({ readers: 2 }), domainName: 'blog.example.com', domainZone: zone(s) }), anywhere],
+    ['RDS Multi-AZ + EBS', () => ({ media: WordPressMedia.ebs() }), anywhere],
+    ['Aurora Serverless v2 + EBS', () => ({ database: WordPressDatabase.auroraReplicas({ readerType: AuroraReaderType.SERVERLESS_V2 }), media: WordPressMedia.ebs() }), anywhere],
+    ['existing VPC', (s) => ({ vpc: new ec2.Vpc(s, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { All: {} } }) }), anywhere],
+    ['CloudFront + WAF, no domain', () => ({ edge: WordPressEdge.cloudFront() }), usEast1],
+    ['CloudFront + WAF + domain + Aurora', (s) => ({
+      edge: WordPressEdge.cloudFront(), database: WordPressDatabase.auroraReplicas(), domainName: 'blog.example.com', domainZone: zone(s),
+    }), usEast1],
   ];
 
-  test.each(layouts)('%s has no unacknowledged finding', (_, props) => {
-    expect(findings((stack) => new ScalableWordPress(stack, 'Site', props(stack)))).toEqual([]);
+  test.each(layouts)('%s has no unacknowledged finding', (_, props, stackProps) => {
+    expect(findings((stack) => new ScalableWordPress(stack, 'Site', props(stack)), { stackProps })).toEqual([]);
   });
 
-  test.each(layouts)('%s acknowledges only rules that would fire', (_, props) => {
+  test.each(layouts)('%s acknowledges only rules that would fire', (_, props, stackProps) => {
     let acknowledged: string[] = [];
     const raw = findings((stack) => {
       new ScalableWordPress(stack, 'Site', props(stack));
       acknowledged = acknowledgements(stack).map(([id]) => id);
-    }, { ignoreAcknowledgements: true });
+    }, { ignoreAcknowledgements: true, stackProps });
     const fired = new Set(raw.map((f) => f.split(' at ')[0]));
     for (const id of acknowledged) {
-      expect([id, fired.has(id)]).toEqual([id, true]);
+      expect([id, fired.has(id)]).toStrictEqual([id, true]);
     }
   });
 

@@ -39,6 +39,12 @@ export interface BootInputs {
   readonly volumeId?: string;
   /** How long nginx keeps a page rendered for an anonymous visitor; 0 turns the page cache off. */
   readonly pageCacheSeconds: number;
+  /** What is in front of the load balancer: `cloudfront`, or `load-balancer` for nothing. */
+  readonly edge: string;
+  /** The CloudFront distribution the instances purge when content changes. */
+  readonly distributionId?: string;
+  /** WordPress's COOKIEHASH: fixed, because the edge's cache key names the cookies. */
+  readonly cookieHash: string;
 }
 
 /**
@@ -67,6 +73,9 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_EFS_DNS_NAME: inputs.fileSystemDnsName ?? '',
     WP_EBS_VOLUME_ID: inputs.volumeId ?? '',
     WP_PAGE_CACHE_SECONDS: String(inputs.pageCacheSeconds),
+    WP_EDGE: inputs.edge,
+    WP_DISTRIBUTION_ID: inputs.distributionId ?? '',
+    WP_COOKIE_HASH: inputs.cookieHash,
   };
   const envLines = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
 

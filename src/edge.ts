@@ -324,21 +324,21 @@ class EdgePolicies extends Construct {
         enableAcceptEncodingBrotli: true,
       })
       : cloudfront.CachePolicy.CACHING_DISABLED;
-    this.pageOrigin = new cloudfront.OriginRequestPolicy(this, 'PageOrigin', {
-      comment: 'WordPress pages: the host, the scheme and address of the visitor, the query string; personal cookies only',
-      // With caching on, the cache key forwards the host, credentials and personal cookies already.
-      headerBehavior: seconds > 0
-        ? cloudfront.OriginRequestHeaderBehavior.allowList(...viewer)
-        : cloudfront.OriginRequestHeaderBehavior.allowList('Host', 'Authorization', ...viewer),
-      cookieBehavior: seconds > 0 ? cloudfront.OriginRequestCookieBehavior.none() : cloudfront.OriginRequestCookieBehavior.allowList(...cookies),
-      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
-    });
     this.dynamicOrigin = new cloudfront.OriginRequestPolicy(this, 'DynamicOrigin', {
       comment: 'WordPress admin, login, REST API, comments: every header, cookie and query string',
       headerBehavior: cloudfront.OriginRequestHeaderBehavior.all(...viewer),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.all(),
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
     });
+    // With the page cache off nothing is stored, and pages get what the dynamic paths get.
+    this.pageOrigin = seconds > 0
+      ? new cloudfront.OriginRequestPolicy(this, 'PageOrigin', {
+        comment: 'WordPress pages: the scheme and address of the visitor, the query string; the cache key adds the host, credentials and personal cookies',
+        headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(...viewer),
+        cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+        queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
+      })
+      : this.dynamicOrigin;
     this.staticFiles = new cloudfront.CachePolicy(this, 'StaticFiles', {
       comment: 'WordPress static files: long-lived, keyed by path and query string (?ver=)',
       minTtl: Duration.seconds(0),

@@ -233,7 +233,8 @@ class CloudFrontEdge extends WordPressEdge {
       },
       domainNames: context.domainName ? [context.domainName] : undefined,
       certificate,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      // The default *.cloudfront.net certificate has a fixed policy: the minimum applies to a domain's certificate only.
+      minimumProtocolVersion: certificate ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
       priceClass: this.options.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_ALL,

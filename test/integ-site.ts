@@ -1,7 +1,7 @@
 // Shared by the integ tests (test/integ.*.ts): one destroyable site in an environment-agnostic stack,
 // with the live assertions every layout must pass once deployed. Not an integ test itself.
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { CfnAutoScalingGroup } from 'aws-cdk-lib/aws-autoscaling';
 import { ScalableWordPress, ScalableWordPressProps } from '../src';
 
@@ -15,9 +15,13 @@ export interface IntegSite {
 /** Boots take minutes; the first assertions wait for the site rather than fail on the first try. */
 const PATIENCE = { totalTimeout: Duration.minutes(15), interval: Duration.seconds(30) };
 
-export function integSite(name: string, props: ScalableWordPressProps | ((stack: Stack) => ScalableWordPressProps)): IntegSite {
+export function integSite(
+  name: string,
+  props: ScalableWordPressProps | ((stack: Stack) => ScalableWordPressProps),
+  stackProps: StackProps = {},
+): IntegSite {
   const app = new App();
-  const stack = new Stack(app, `ScalableWordPress-${name}`);
+  const stack = new Stack(app, `ScalableWordPress-${name}`, stackProps);
   const siteProps = typeof props === 'function' ? props(stack) : props;
   const site = new ScalableWordPress(stack, 'Site', { ...siteProps, removalPolicy: RemovalPolicy.DESTROY });
   const integ = new IntegTest(app, name, {
@@ -100,4 +104,16 @@ export function assertVolumeAttached(integ: IntegTest, site: ScalableWordPress) 
       Volumes: [{ State: 'in-use', Attachments: [Match.objectLike({ State: 'attached' })] }],
     }));
   assertInstancesIn(integ, site, [site.volume!.availabilityZone]);
+}
+
+/**
+ * Through CloudFront: a page asked for again is a hit at the edge, and the load balancer behind it is internal,
+ * so that nothing on the internet can reach it but through the distribution.
+ */
+export function assertEdge(integ: IntegTest, site: ScalableWordPress) {
+  integ.assertions.httpApiCall(`${site.url}/?integ-edge-cache`)
+    .expect(ExpectedResult.objectLike({ status: 200, headers: Match.objectLike({ 'x-cache': ['Hit from cloudfront'] }) }))
+    .waitForAssertions({ totalTimeout: Duration.minutes(5), interval: Duration.seconds(5) });
+  integ.assertions.awsApiCall('ElasticLoadBalancingV2', 'describeLoadBalancers', { LoadBalancerArns: [site.loadBalancer.loadBalancerArn] })
+    .expect(ExpectedResult.objectLike({ LoadBalancers: [Match.objectLike({ Scheme: 'internal' })] }));
 }

@@ -4,6 +4,7 @@
 // no stand-in stops the run, so that a new README example cannot be skipped silently.
 // Usage: node stacks.js README.md default.ts-fixture BIN_FILE   (prints the stack names, one a line)
 const fs = require('fs');
+const path = require('path');
 const [readmeFile, fixtureFile, binFile] = process.argv.slice(2);
 
 const STAND_INS = {
@@ -13,18 +14,25 @@ const STAND_INS = {
     `const ${name} = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: 'Z23ABC4XYZL05B', zoneName: 'example.com' });`,
 };
 
-const fixture = fs.readFileSync(fixtureFile, 'utf8');
-if (!fixture.includes('/// here') || !fixture.includes('class Fixture extends Stack')) {
-  throw new Error(`${fixtureFile} no longer has '/// here' and 'class Fixture extends Stack'`);
+function readFixture(file) {
+  const fixture = fs.readFileSync(file, 'utf8');
+  if (!fixture.includes('/// here') || !fixture.includes('class Fixture extends Stack')) {
+    throw new Error(`${file} no longer has '/// here' and 'class Fixture extends Stack'`);
+  }
+  return fixture;
 }
+const defaultFixture = readFixture(fixtureFile);
 let heading = 'Intro';
 const names = [];
 // A heading, or a fenced block of any language (so that a `# comment` in a bash block is no heading).
-const re = /^#{1,6} (.*)$|^```(\w*)\n([\s\S]*?)^```$/gm;
+const re = /^#{1,6} (.*)$|^```(\w*)([^\n]*)\n([\s\S]*?)^```$/gm;
 for (let m; (m = re.exec(fs.readFileSync(readmeFile, 'utf8'))); ) {
   if (m[1]) { heading = m[1]; continue; }
   if (m[2] !== 'ts') continue;
-  const code = m[3].replace(/^declare const (\w+): ([\w.]+);$/gm, (line, name, type) => {
+  // ```ts fixture=NAME takes rosetta/NAME.ts-fixture, as jsii-rosetta does.
+  const fixtureName = /\bfixture=(\S+)/.exec(m[3])?.[1];
+  const fixture = fixtureName ? readFixture(path.join(path.dirname(fixtureFile), `${fixtureName}.ts-fixture`)) : defaultFixture;
+  const code = m[4].replace(/^declare const (\w+): ([\w.]+);$/gm, (line, name, type) => {
     if (!STAND_INS[type]) throw new Error(`README example under "${heading}": no stand-in for '${line}' (add one to STAND_INS in ${__filename})`);
     return STAND_INS[type](name);
   });

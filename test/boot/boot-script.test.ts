@@ -143,10 +143,10 @@ describe("the database's TLS certificate", () => {
     }
   });
 
-  test('every connection of the boot files uses those flags: the readers, the install lock, the boot check', () => {
+  test('every connection of the boot files uses those flags: the readers, the install lock, the boot check, ...', () => {
     const connects = fs.readdirSync(ASSETS).filter((f) => f.endsWith('.php')).flatMap((name) =>
       lastArguments(php(name), 'mysqli_real_connect').map((flags) => ({ name, flags })));
-    expect(connects.map((c) => c.name).sort()).toEqual(['db.php', 'install.php', 'verify-db-tls.php']);
+    expect(connects.map((c) => c.name)).toEqual(expect.arrayContaining(['db.php', 'install.php', 'verify-db-tls.php']));
     for (const { name, flags } of connects) {
       if (name === 'verify-db-tls.php') {
         expect(flags).toMatch(VERIFY);

@@ -8,8 +8,9 @@
  *   it records the paths that show it (the post, the home page and posts page, the feed, its term, author and
  *   date archives) in a queue table in the site's database.
  * - As a service on every instance (`php purge.php serve`, systemd, as www-data): it polls the queue every
- *   second and deletes the matching entries from this instance's nginx page cache. With CloudFront
- *   (WP_DISTRIBUTION_ID set) one instance at a time (MySQL GET_LOCK) sends the paths not sent yet as one
+ *   second and empties this instance's nginx page cache when something changed. With CloudFront
+ *   (WP_DISTRIBUTION_ID set) one instance at a time (MySQL GET_LOCK) sends the paths queued 2 s ago or more
+ *   and not sent yet as one
  *   `aws cloudfront create-invalidation`; a failed call (e.g. too many invalidations in progress) is retried
  *   10 s later, and the paths stay queued meanwhile.
  *
@@ -150,7 +151,9 @@ if (defined('ABSPATH')) {
             echo 'purge.php: emptied the page cache for ' . implode(' ', array_column($rows, 1)) . "\n";
         }
         if ($db && $dist && time() >= $retry && (swp_query("SELECT GET_LOCK('scalable-wordpress-purge', 0)")[0][0] ?? 0) == 1) {
-            $rows = swp_query("SELECT id, path FROM $table WHERE sent = 0 ORDER BY id LIMIT 3000");
+            // Paths queued 2 s ago at least: every instance (polling each second) has emptied its page cache by
+            // then, so that CloudFront's next request cannot fetch, and keep, a stale copy from one of them.
+            $rows = swp_query("SELECT id, path FROM $table WHERE sent = 0 AND created < NOW() - INTERVAL 2 SECOND ORDER BY id LIMIT 3000");
             if ($rows) {
                 $paths = swp_batch(array_column($rows, 1));
                 $batch = ['Paths' => ['Quantity' => count($paths), 'Items' => $paths], 'CallerReference' => "scalable-wordpress-{$rows[0][0]}-" . end($rows)[0]];

@@ -16,6 +16,9 @@ readonly WP_CONTENT=/var/lib/wordpress/wp-content
 readonly SEED=$HERE/wp-content-seed
 readonly PHP_VERSION=8.4
 export DEBIAN_FRONTEND=noninteractive
+# The AWS CLI gets the instance role's credentials from IMDS, by default with one attempt of 1 s: a slow
+# answer fails the call with "Unable to locate credentials" (the boot lab saw it fail a SUCCESS signal).
+export AWS_METADATA_SERVICE_TIMEOUT=5 AWS_METADATA_SERVICE_NUM_ATTEMPTS=3
 
 # shellcheck source=/dev/null
 source /etc/scalable-wordpress/site.env
@@ -40,6 +43,8 @@ signal() {
 
 on_error() {
   local status=$? line=$1
+  # In a subshell, such as $(secret ...), only exit: the script itself fails next and reports once.
+  [ "$BASHPID" = $$ ] || exit "$status"
   local failed="FAILED at line $line (exit $status) during: ${CURRENT_STEP:-start}"
   trap - ERR
   step "$failed"

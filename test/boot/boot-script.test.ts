@@ -169,4 +169,47 @@ describe('a failed boot', () => {
   test('writes its reason to the console, which EC2 keeps for get-console-output', () => {
     expect(shellFunction('on_error')).toMatch(/echo "scalable-wordpress: boot \$failed" .*>\/dev\/console \|\| true/);
   });
+
+  /**
+   * Runs the script's on_error and at() around BODY. The console and the signals are files here, appended to
+   * as a real console is: what a subshell writes there is not lost in a $(...).
+   */
+  function fail(body: string): { status: number | null; output: string; console: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fail-'));
+    try {
+      const console = path.join(dir, 'console');
+      const signals = path.join(dir, 'signals');
+      const script = [
+        'set -Eeuo pipefail',
+        'INSTANCE_ID=i-0test',
+        'step() { echo "step: $*"; }',
+        `signal() { echo "signal $1" >> ${signals}; }`,
+        shellFunction('on_error').replace(/>\/dev\/console/g, `>>${console}`),
+        "trap 'on_error $LINENO' ERR",
+        shellFunction('at'),
+        body,
+      ].join('\n');
+      const run = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+      const read = (file: string) => fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+      return { status: run.status, output: run.stdout + run.stderr + read(signals), console: read(console) };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('reports once, signals FAILURE once, and exits with the failed command\'s status', () => {
+    const { status, output, console } = fail("at 'reading secrets'\nfalse\necho never");
+    expect(status).toBe(1);
+    expect(output.match(/step: FAILED at line \d+ \(exit 1\) during: reading secrets/g)).toHaveLength(1);
+    expect(output.match(/signal FAILURE/g)).toHaveLength(1);
+    expect(output).not.toMatch(/never/);
+    expect(console).toMatch(/^scalable-wordpress: boot FAILED at line \d+ \(exit 1\) during: reading secrets\n$/);
+  });
+
+  test('a command that fails inside $(...) is reported once, by the script, not also by the subshell', () => {
+    const { status, output, console } = fail("at 'reading secrets'\nsecret() { sh -c 'exit 254'; }\nvalue=$(secret)\necho never $value");
+    expect(status).toBe(254);
+    expect(output.match(/signal FAILURE/g)).toHaveLength(1);
+    expect(console.match(/FAILED/g)).toHaveLength(1);
+  });
 });

@@ -101,9 +101,10 @@ boot_log() { cat "$(boot_log_file "$1")" 2>/dev/null; }
 sha() { sha256sum | cut -d' ' -f1; }
 
 login() { # login NAME USER PASSWORD JAR: log in through one instance, cookies into JAR
-  web "$1" /wp-login.php -c "$4" -b 'wordpress_test_cookie=WP%20Cookie%20check' -o /dev/null \
-    --data-urlencode "log=$2" --data-urlencode "pwd=$3" -d 'wp-submit=Log+In' -d 'testcookie=1'
-  grep -q wordpress_logged_in_ "$4"
+  local page
+  page=$(web "$1" /wp-login.php -c "$4" -b 'wordpress_test_cookie=WP%20Cookie%20check' -w '\n[HTTP %{http_code} after %{time_total} s]' \
+    --data-urlencode "log=$2" --data-urlencode "pwd=$3" -d 'wp-submit=Log+In' -d 'testcookie=1') || true
+  grep -q wordpress_logged_in_ "$4" || { echo "no login cookie; the answer ends: $(echo "$page" | tail -c 400)"; return 1; }
 }
 upload() { # upload NAME JAR FILE: upload through one instance's REST API, print the file's URL path
   local nonce
@@ -183,6 +184,7 @@ raced_together() {
   echo "$times" | python3 -c 'import sys; t = [float(x) for x in sys.stdin]; d = abs(t[0] - t[1]); print("%.2f s apart" % d); sys.exit(d > 1)'
 }
 check '1. both instances started the install within 1 s of each other (lab barrier)' raced_together
+figure "the racing installs started $(raced_together 2>&1 | tail -1)"
 check '1. exactly one admin after two racing first boots' test "$(db_sql writer 'SELECT GROUP_CONCAT(user_login) FROM wordpress.wp_users')" = "$ADMIN_USER"
 one_installed_one_waited() {
   local installed waited

@@ -13,7 +13,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { bootCommands } from './boot/user-data';
+import { BOOT_METADATA_KEY, bootCommands, bootMetadata } from './boot/user-data';
 import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressEdge } from './edge';
 import { WordPressFirewall } from './firewall';
@@ -357,9 +357,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     for (const secret of [db.secret, secrets.salts, secrets.admin]) {
       secret.grantRead(role);
     }
-    // The boot script reports success or failure of each instance to this stack only.
+    // The boot fetches its files from this stack's template (the Auto Scaling group's signals already grant
+    // cloudformation:SignalResource on this stack).
     role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['cloudformation:SignalResource'],
+      actions: ['cloudformation:DescribeStackResource'],
       resources: [Stack.of(this).stackId],
     }));
 
@@ -389,9 +390,14 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     edge.distribution?.grantCreateInvalidation(role);
 
     const stack = Stack.of(this);
+    // The boot files ride in the launch template's metadata (see bootCommands).
+    const launchTemplate = this.node.findChild('LaunchTemplate') as ec2.LaunchTemplate;
+    const cfnLaunchTemplate = launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
+    cfnLaunchTemplate.addMetadata(BOOT_METADATA_KEY, bootMetadata());
     userData.addCommands(...bootCommands({
       region: stack.region,
       stackName: stack.stackName,
+      bootResource: stack.getLogicalId(cfnLaunchTemplate),
       signalResource: stack.getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
       siteUrl: this.url,
       siteTitle: props.siteTitle ?? 'WordPress',

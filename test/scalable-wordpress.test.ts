@@ -263,7 +263,16 @@ describe('a bare ScalableWordPress', () => {
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret].map((s) => stack.resolve(s.secretArn));
     const actions = statements.flatMap((s) => [].concat(s.Action));
-    expect(new Set(actions)).toEqual(new Set(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret', 'cloudformation:SignalResource']));
+    expect(new Set(actions)).toEqual(new Set([
+      'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret', 'cloudformation:DescribeStackResource', 'cloudformation:SignalResource',
+    ]));
+    // The boot files come from this stack's template, and signals go to this stack: nothing else in CloudFormation.
+    const cloudformation = statements.filter((st) => [].concat(st.Action).some((a: string) => a.startsWith('cloudformation:')));
+    expect(cloudformation).toEqual(expect.arrayContaining([
+      { Action: 'cloudformation:SignalResource', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
+      { Action: 'cloudformation:DescribeStackResource', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
+    ]));
+    expect(cloudformation).toHaveLength(2);
     for (const statement of statements) {
       expect(statement.Resource).not.toEqual('*');
       if ([].concat(statement.Action).includes('secretsmanager:GetSecretValue' as never)) {

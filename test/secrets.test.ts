@@ -35,12 +35,14 @@ describe('no secret value in the template or the user data', () => {
   });
 
   test.each(layouts)('%s: the user data holds secret ARNs only, never a value or a dynamic reference', (_, props) => {
-    const userData = userDataOf(synth(props).template);
+    const { template } = synth(props);
+    const userData = userDataOf(template);
     expect(userData).not.toContain('resolve:secretsmanager');
-    // The site's inputs are the env block; the rest is the boot script, the same file for every site.
+    // The site's inputs are the env block; the rest fetches the boot files, the same for every site, from the
+    // launch template's metadata, which holds nothing else.
     const env = userData.split("<<'SCALABLE_WORDPRESS_ENV'\n")[1].split('\nSCALABLE_WORDPRESS_ENV\n')[0];
-    const archive = userData.split("<<'SCALABLE_WORDPRESS_BOOT' | tar -xzf - -C /usr/local/lib/scalable-wordpress --no-same-owner\n")[1].split('\nSCALABLE_WORDPRESS_BOOT\n')[0];
-    expect(archive).toEqual(bootArchiveBase64());
+    const launchTemplate = Object.values<any>(template.findResources('AWS::EC2::LaunchTemplate'))[0];
+    expect(launchTemplate.Metadata).toEqual({ 'ScalableWordPress::Boot': { archive: bootArchiveBase64(), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(env).not.toMatch(/PASSWORD|_KEY=|_SALT=/);
     const secretLines = env.split('\n').filter((line) => /SECRET/.test(line));
     expect(secretLines).toHaveLength(3);

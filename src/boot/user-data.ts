@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
@@ -7,6 +8,11 @@ import { ArchiveEntry, deterministicTarGz } from './archive';
 const SITE_ENV_FILE = '/etc/scalable-wordpress/site.env';
 /** Where the user data unpacks the boot files (assets/boot in the package). */
 const BOOT_DIR = '/usr/local/lib/scalable-wordpress';
+/**
+ * The key of the boot files in their resource's CloudFormation metadata. They travel there, as cfn-init's
+ * configuration does, because EC2 keeps only 16 KiB of user data and a template holds 1 MB.
+ */
+export const BOOT_METADATA_KEY = 'ScalableWordPress::Boot';
 /** The boot files, beside the compiled code in the package. */
 const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'boot');
 
@@ -17,6 +23,8 @@ const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'boot');
 export interface BootInputs {
   readonly region: string;
   readonly stackName: string;
+  /** Logical ID of the resource whose metadata holds the boot archive (the launch template). */
+  readonly bootResource: string;
   /** Logical ID of the Auto Scaling group, for `cloudformation signal-resource`. */
   readonly signalResource: string;
   readonly siteUrl: string;
@@ -48,13 +56,18 @@ export interface BootInputs {
 }
 
 /**
- * The user data of every instance, after its shebang: it writes the stack's inputs to SITE_ENV_FILE,
- * installs the boot script and runs it. The script is the same file for every site; only the inputs differ.
+ * The user data of every instance, after its shebang: it writes the stack's inputs to SITE_ENV_FILE, installs
+ * the AWS CLI, fetches the boot files from the metadata of `bootResource` (DescribeStackResource, as cfn-init
+ * does), checks them against the SHA-256 written here, unpacks them and runs the boot script. The hash ties each
+ * launch template version to its boot files: a changed boot file changes the user data, which rolls the instances.
+ * The boot files are the same for every site; only the inputs differ.
  */
 export function bootCommands(inputs: BootInputs): string[] {
   const env: Record<string, string | undefined> = {
     WP_REGION: inputs.region,
     WP_STACK_NAME: inputs.stackName,
+    WP_BOOT_RESOURCE: inputs.bootResource,
+    WP_BOOT_SHA256: bootArchiveSha256(),
     WP_SIGNAL_RESOURCE: inputs.signalResource,
     WP_SITE_URL: inputs.siteUrl,
     WP_SITE_TITLE: inputs.siteTitle,
@@ -79,27 +92,57 @@ export function bootCommands(inputs: BootInputs): string[] {
   };
   const envLines = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
 
+  const archive = `${BOOT_DIR}.tar.gz`;
   return [
-    '# cdk-scalable-wordpress: the inputs of this site, then the boot script shared by every site.',
-    'set -euo pipefail',
-    `install -d -m 0755 ${path.posix.dirname(SITE_ENV_FILE)}`,
+    '# cdk-scalable-wordpress: the inputs of this site, then the boot files and script shared by every site.',
+    'set -Eeuo pipefail',
+    `install -d -m 0755 ${path.posix.dirname(SITE_ENV_FILE)} ${BOOT_DIR}`,
     `cat > ${SITE_ENV_FILE} <<'SCALABLE_WORDPRESS_ENV'`,
     ...envLines,
     'SCALABLE_WORDPRESS_ENV',
-    `install -d -m 0755 ${BOOT_DIR}`,
-    `base64 -d <<'SCALABLE_WORDPRESS_BOOT' | tar -xzf - -C ${BOOT_DIR} --no-same-owner`,
-    bootArchiveBase64(),
-    'SCALABLE_WORDPRESS_BOOT',
+    `. ${SITE_ENV_FILE}`,
+    // Until boot.sh runs, a failure is reported here: on the console, and to CloudFormation when the CLI is there.
+    'fetch_failed() {',
+    '  echo "scalable-wordpress: FAILED (exit $?) during: fetching the boot files" | tee -a /dev/console >&2 || true',
+    '  local t i',
+    "  t=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) &&",
+    '  i=$(curl -fsS -H "X-aws-ec2-metadata-token: $t" http://169.254.169.254/latest/meta-data/instance-id) &&',
+    '  aws cloudformation signal-resource --region "$WP_REGION" --stack-name "$WP_STACK_NAME" \\',
+    '    --logical-resource-id "$WP_SIGNAL_RESOURCE" --unique-id "$i" --status FAILURE || true',
+    '  exit 1',
+    '}',
+    'trap fetch_failed ERR',
+    'export DEBIAN_FRONTEND=noninteractive',
+    'for attempt in 1 2 3 4 5; do',
+    '  apt-get update -q -o Acquire::Retries=5 && apt-get install -y -q --no-install-recommends \\',
+    '    -o Acquire::Retries=5 -o DPkg::Lock::Timeout=300 awscli python3 ca-certificates curl && break',
+    '  sleep $((attempt * 5))',
+    'done',
+    'command -v aws >/dev/null',
+    'aws cloudformation describe-stack-resource --region "$WP_REGION" --stack-name "$WP_STACK_NAME" \\',
+    '  --logical-resource-id "$WP_BOOT_RESOURCE" --query StackResourceDetail.Metadata --output text \\',
+    `  | python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["${BOOT_METADATA_KEY}"]["archive"])' \\`,
+    `  | base64 -d > ${archive}`,
+    `echo "$WP_BOOT_SHA256  ${archive}" | sha256sum -c --quiet`,
+    `tar -xzf ${archive} -C ${BOOT_DIR} --no-same-owner`,
+    'trap - ERR',
     `exec ${BOOT_DIR}/boot.sh`,
   ];
 }
 
-/**
- * The boot files, gzipped and base64-encoded. Compressed, they fit EC2's 16 KiB limit on user data;
- * the archive is deterministic, so an unchanged boot script never rolls the instances.
- */
+/** What the boot resource's metadata holds under BOOT_METADATA_KEY. */
+export function bootMetadata(): { archive: string; sha256: string } {
+  return { archive: bootArchiveBase64(), sha256: bootArchiveSha256() };
+}
+
+/** The boot files, gzipped and base64-encoded. The archive is deterministic: an unchanged boot never rolls the instances. */
 export function bootArchiveBase64(): string {
   return deterministicTarGz(bootFiles()).toString('base64');
+}
+
+/** The SHA-256 of the boot archive, in hex, as `sha256sum` prints it. */
+export function bootArchiveSha256(): string {
+  return createHash('sha256').update(deterministicTarGz(bootFiles())).digest('hex');
 }
 
 /**

@@ -1,8 +1,10 @@
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { WordPressDatabase, WordPressMedia } from '../../src';
+import { deterministicTarGz } from '../../src/boot/archive';
 import { bootArchiveBase64, bootFiles } from '../../src/boot/user-data';
 import { synth, userDataOf } from '../util';
 
@@ -60,6 +62,34 @@ describe('the boot archive in the user data', () => {
     }
   });
 
+  test('travels in the launch template\'s metadata, whose SHA-256 the user data checks before unpacking it', () => {
+    const { template } = synth();
+    const [id, launchTemplate] = Object.entries<any>(template.findResources('AWS::EC2::LaunchTemplate'))[0];
+    const { archive, sha256 } = launchTemplate.Metadata['ScalableWordPress::Boot'];
+    expect(archive).toEqual(bootArchiveBase64());
+    expect(sha256).toEqual(createHash('sha256').update(Buffer.from(archive, 'base64')).digest('hex'));
+    const userData = userDataOf(template);
+    expect(userData).toContain(`WP_BOOT_RESOURCE='${id}'`);
+    expect(userData).toContain(`WP_BOOT_SHA256='${sha256}'`);
+    expect(userData).toMatch(/describe-stack-resource .*\n.*--logical-resource-id "\$WP_BOOT_RESOURCE" --query StackResourceDetail\.Metadata/);
+    expect(userData).toMatch(/echo "\$WP_BOOT_SHA256  \/usr\/local\/lib\/scalable-wordpress\.tar\.gz" \| sha256sum -c --quiet\ntar -xzf/);
+  });
+
+  test('a changed boot file changes the user data, so that the instances roll', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'changed-'));
+    try {
+      for (const name of fs.readdirSync(ASSETS)) {
+        fs.copyFileSync(path.join(ASSETS, name), path.join(copy, name));
+      }
+      fs.appendFileSync(path.join(copy, 'healthz.php'), '\n');
+      const sha = (dir?: string) => createHash('sha256').update(deterministicTarGz(bootFiles(dir))).digest('hex');
+      expect(sha(copy)).not.toEqual(sha());
+      expect(userDataOf(synth().template)).toContain(`WP_BOOT_SHA256='${sha()}'`);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   test('unpacks with tar into exactly the files of assets/boot, executables executable', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boot-'));
     try {
@@ -82,8 +112,11 @@ describe('the boot archive in the user data', () => {
     ['RDS + EBS', { database: WordPressDatabase.rdsMultiAz(), media: WordPressMedia.ebs() }],
   ])('%s fits EC2\'s 16 KiB limit on user data, with every token at a realistic length', (_, props) => {
     // Tokens render as ${Ref:...}; in the deployed template each becomes an ARN, a host name or an ID.
-    const rendered = userDataOf(synth(props).template).replace(/\$\{[^}]+\}/g, 'x'.repeat(110));
+    const { template } = synth(props);
+    const rendered = userDataOf(template).replace(/\$\{[^}]+\}/g, 'x'.repeat(110));
     expect(Buffer.byteLength(rendered)).toBeLessThan(16 * 1024);
+    // The boot files are in the template instead, which CloudFormation takes up to 1 MB (from S3, where the CDK puts it).
+    expect(Buffer.byteLength(JSON.stringify(template.toJSON()))).toBeLessThan(1024 * 1024);
   });
 
   test('ends by running the boot script', () => {

@@ -159,9 +159,9 @@ export function bootFiles(dir: string = ASSETS_DIR): ArchiveEntry[] {
 }
 
 /**
- * Comment lines of the boot files, by file type: they explain the files in the package, but would take a
- * quarter of the 16 KiB of user data. Only whole lines go, and each becomes an empty line, so that the
- * line numbers in a boot error ("FAILED at line 120") are those of the file in the package.
+ * Comment lines of the boot files, by file type: they explain the files in the package, but would be a quarter
+ * of the archive in every template and every fetch. Only whole lines go, and each becomes an empty line, so that
+ * the line numbers in a boot error ("FAILED at line 120") are those of the file in the package.
  */
 const COMMENT_LINE: Record<string, RegExp> = {
   '.sh': /^\s*#(?!!).*$/, // not the shebang

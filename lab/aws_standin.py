@@ -5,7 +5,8 @@ One process, two listeners:
   * IMDSv2 on 169.254.169.254:80 (the instance is identified by the request's source IP);
   * the VPC's DNS resolver on dns_listen (optional, UDP): NXDOMAIN for every name, at once;
   * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): Secrets Manager (JSON 1.1),
-    CloudFormation SignalResource, EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
+    CloudFormation SignalResource and DescribeStackResource (the registered stacks' resources, with their
+    Metadata), EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
     GetCallerIdentity (query protocol, XML answers as botocore parses them). Signatures are ignored.
 
 Usage:
@@ -20,6 +21,7 @@ CONFIG.json (re-read whenever it changes, so instances can be added while servin
   "instances": {"10.231.0.11": {"instance_id": "i-0000000000000000a", "az": "lab-1a", "user_data": "..."}},
   "secrets": {"arn:aws:secretsmanager:lab-1:123456789012:secret:db-AbCdEf": "{\"password\": \"x\"}"},
   "volumes": {"vol-0123": {"size": 8, "az": "lab-1a"}},           # initial state (state file wins)
+  "stacks": {"MyStack": {"LaunchTemplate1": {"type": "AWS::EC2::LaunchTemplate", "metadata": {...}}}},
   "state_file": "work/aws-state.json", "signals_file": "work/signals.jsonl",
   "log_file": "work/aws-requests.jsonl",
   "attach_hook": "/path/to/hook"   # optional: run as HOOK VOLUME_ID INSTANCE_ID DEVICE after AttachVolume
@@ -318,7 +320,40 @@ class Handler(BaseHTTPRequestHandler):
             self.lab.append_jsonl("signals_file", "signals.jsonl", rec)
             self._info["signal"] = rec
             return self.xml(200, "SignalResourceResponse", CFN_NS, "")
+        if action == "DescribeStackResource":
+            return self.describe_stack_resource(form)
         return self.query_error("cloudformation", "InvalidAction", "not implemented: %s" % action)
+
+    def describe_stack_resource(self, form):
+        """As CloudFormation answers it: the stack by name or stack ID, Metadata as a JSON string."""
+        stack, logical_id = form.get("StackName", ""), form.get("LogicalResourceId", "")
+        self._info.update(stack=stack, logical_id=logical_id)
+        if not stack or not logical_id:
+            return self.query_error("cloudformation", "ValidationError",
+                                    "1 validation error detected: StackName and LogicalResourceId are required")
+        region, acct = self.lab.cfg.get("region", "lab-1"), self.lab.cfg.get("account_id", "123456789012")
+        stacks = self.lab.cfg.get("stacks", {})
+        name = stack.split(":stack/", 1)[1].split("/")[0] if ":stack/" in stack else stack
+        if name not in stacks:
+            return self.query_error("cloudformation", "ValidationError", "Stack '%s' does not exist" % stack)
+        resource = stacks[name].get(logical_id)
+        if resource is None:
+            return self.query_error("cloudformation", "ValidationError",
+                                    "Resource %s does not exist for stack %s" % (logical_id, stack))
+        stack_id = "arn:aws:cloudformation:%s:%s:stack/%s/%s" % (
+            region, acct, name, uuid.uuid5(uuid.NAMESPACE_URL, name))
+        metadata = resource.get("metadata")
+        inner = ("<DescribeStackResourceResult><StackResourceDetail>"
+                 "<StackId>%s</StackId><StackName>%s</StackName><LogicalResourceId>%s</LogicalResourceId>"
+                 "<PhysicalResourceId>%s</PhysicalResourceId><ResourceType>%s</ResourceType>"
+                 "<LastUpdatedTimestamp>%s</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus>"
+                 "%s<DriftInformation><StackResourceDriftStatus>NOT_CHECKED</StackResourceDriftStatus>"
+                 "</DriftInformation></StackResourceDetail></DescribeStackResourceResult>"
+                 % (escape(stack_id), escape(name), escape(logical_id),
+                    escape(resource.get("physical_id", "lt-0" + uuid.uuid5(uuid.NAMESPACE_URL, name + logical_id).hex[:16])),
+                    escape(resource.get("type", "")), resource.get("updated", now_iso()),
+                    "" if metadata is None else "<Metadata>%s</Metadata>" % escape(json.dumps(metadata))))
+        return self.xml(200, "DescribeStackResourceResponse", CFN_NS, inner)
 
     # EC2
     def ec2(self, action, form):

@@ -14,8 +14,10 @@ of the real shape: salts full of $, ' and \\.
 Usage: cfn.py TEMPLATE VALUES.json OUT_DIR
   VALUES.json: {"region", "urlSuffix", "accountId", "stackName", "writerHost", "readerHost", "dbPort", "siteHost",
                 "fileSystemId", "volumeId"}
-  writes OUT_DIR/user-data and OUT_DIR/secrets.json ({arn: secret string}) and OUT_DIR/stack.json
-  ({stackName, signalResource}).
+  writes OUT_DIR/user-data and OUT_DIR/secrets.json ({arn: secret string}), OUT_DIR/stack.json
+  ({signalResource, bootResource, ...}) and OUT_DIR/resources.json: what CloudFormation's DescribeStackResource
+  answers for the stack, {stackName: {logicalId: {type, metadata}}}, with the launch template's Metadata
+  resolved like its user data (the boot files travel there).
 """
 import json
 import secrets
@@ -105,6 +107,17 @@ def resolve(template, values, node):
     raise Unresolvable(f'the lab cannot resolve {json.dumps(node)[:200]}')
 
 
+def resolve_deep(template, values, node):
+    """A whole document (Metadata): plain dicts and lists kept, every intrinsic function resolved."""
+    if isinstance(node, dict) and not (len(node) == 1 and (next(iter(node)) == 'Ref' or next(iter(node)).startswith('Fn::'))):
+        return {key: resolve_deep(template, values, value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_deep(template, values, item) for item in node]
+    if isinstance(node, (bool, int, float)) or node is None:
+        return node
+    return resolve(template, values, node)
+
+
 def generate(settings):
     """One secret string, as GenerateSecretString makes it."""
     excluded = set(settings.get('ExcludeCharacters', ''))
@@ -124,12 +137,18 @@ def main(template_file, values_file, out_dir):
     values = json.load(open(values_file))
     resources = template['Resources']
 
-    launch_templates = [r for r in resources.values() if r['Type'] == 'AWS::EC2::LaunchTemplate']
+    launch_templates = [name for name, r in resources.items() if r['Type'] == 'AWS::EC2::LaunchTemplate']
     if len(launch_templates) != 1:
         raise Unresolvable(f'expected one launch template, found {len(launch_templates)}')
-    user_data = resolve(template, values, launch_templates[0]['Properties']['LaunchTemplateData']['UserData'])
+    launch_template = resources[launch_templates[0]]
+    user_data = resolve(template, values, launch_template['Properties']['LaunchTemplateData']['UserData'])
     with open(f'{out_dir}/user-data', 'w') as f:
         f.write(user_data)
+    # The launch template's Metadata, as DescribeStackResource returns it (the boot files are in it).
+    with open(f'{out_dir}/resources.json', 'w') as f:
+        json.dump({values['stackName']: {launch_templates[0]: {
+            'type': launch_template['Type'],
+            'metadata': resolve_deep(template, values, launch_template.get('Metadata', {}))}}}, f)
 
     generated = {}
     for logical_id, resource in resources.items():
@@ -149,7 +168,7 @@ def main(template_file, values_file, out_dir):
     # The load balancer's health check, for the lab's load balancer to check the same way.
     target_groups = [r['Properties'] for r in resources.values() if r['Type'] == 'AWS::ElasticLoadBalancingV2::TargetGroup']
     with open(f'{out_dir}/stack.json', 'w') as f:
-        json.dump({'signalResource': asgs[0], 'userDataBytes': len(user_data.encode()),
+        json.dump({'signalResource': asgs[0], 'bootResource': launch_templates[0], 'userDataBytes': len(user_data.encode()),
                    'healthCheckPath': target_groups[0]['HealthCheckPath'],
                    'healthCheckCodes': target_groups[0]['Matcher']['HttpCode']}, f)
 

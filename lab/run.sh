@@ -5,13 +5,14 @@
 # CloudFormation references from a table of lab values (lab/cfn.py; an unknown reference fails), and boots
 # it unchanged on real software: Debian 13 containers (systemd-nspawn, cloud-init), nginx, PHP-FPM,
 # Debian's WordPress, MariaDB writer + replica, haproxy as the load balancer. Only what the missing cloud
-# forces is stood in (lab/README.md): IMDSv2, Secrets Manager, CloudFormation signals and EC2 volume calls
-# answered locally, EFS as a shared directory, EBS as a loop device.
+# forces is stood in (lab/README.md): IMDSv2, Secrets Manager, CloudFormation signals and resource metadata (where
+# the boot files travel) and EC2 volume calls answered locally, EFS as a shared directory, EBS as a loop device.
 #
 # Scenario 1, Aurora + EFS: two instances race their first boot (held at the install until both are there);
 # then login, upload, read offload, logged-in reads, replica failure, certificates the boot and WordPress must
 # refuse, a second boot run, instance failure. Scenario 2, RDS + EBS: the instance is replaced and the new one
-# re-attaches the volume. Scenario 3: a missing secret fails the boot, and the reason reaches the console.
+# re-attaches the volume. Scenario 3: a missing secret fails the boot, and the reason reaches the console; so do boot
+# files in the stack's metadata that are not those the user data's hash names, refused before they are unpacked.
 #
 # Writes a JUnit report to test-reports/lab.xml. Root only. LAB_KEEP=1 leaves everything running
 # (tear down with `lab/run.sh --down`).
@@ -176,6 +177,27 @@ check '1. both instances signal SUCCESS' test "$(signal_of "$(iid a)") $(signal_
 check '1. instance a is healthy within 90 s of its boot' within_boot_promise "${HEALTHY_AFTER[a]}"
 check '1. instance b is healthy within 90 s of its boot' within_boot_promise "${HEALTHY_AFTER[b]}"
 check '1. both instances pass the load balancer health check' haproxy_wait_up 30 a b
+# fetched_boot_files NAME...: each instance asked DescribeStackResource for its stack's launch template, and got it
+fetched_boot_files() {
+  local n
+  for n in "$@"; do
+    python3 -c 'import json, sys
+requests = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+sys.exit(not any(r.get("action") == "DescribeStackResource" and r.get("src") == sys.argv[2] and r.get("status") == 200
+                 and r.get("logical_id") == sys.argv[3] for r in requests))' "$LAB_AWS/requests.jsonl" "$(ip_of "$n")" "$(stack_value "$A" bootResource)" ||
+      { echo "$n did not fetch its boot files"; return 1; }
+  done
+}
+check "1. both fetched their boot files from the launch template's metadata (DescribeStackResource)" fetched_boot_files a b
+# unknown_resource_refused: the stand-in answers an unknown stack or resource as CloudFormation does
+unknown_resource_refused() {
+  local answer api=http://$LAB_HOST_IP:$LAB_AWS_PORT/
+  answer=$(curl -s -w ' %{http_code}' -d 'Action=DescribeStackResource&Version=2010-05-15&StackName=LabAuroraEfs&LogicalResourceId=Nothing' "$api")
+  [[ $answer == *'<Code>ValidationError</Code><Message>Resource Nothing does not exist for stack LabAuroraEfs</Message>'*' 400' ]] || { echo "$answer"; return 1; }
+  answer=$(curl -s -w ' %{http_code}' -d 'Action=DescribeStackResource&Version=2010-05-15&StackName=NoStack&LogicalResourceId=Nothing' "$api")
+  [[ $answer == *"<Code>ValidationError</Code><Message>Stack 'NoStack' does not exist</Message>"*' 400' ]] || { echo "$answer"; return 1; }
+}
+check 'the stand-in refuses an unknown stack or resource with a ValidationError, as CloudFormation does' unknown_resource_refused
 # install_times: when each instance left the barrier for the install (seconds since the epoch), one a line
 install_times() { cat "$(boot_log_file a)" "$(boot_log_file b)" | sed -n 's/^lab-barrier: 2 of 2 instances arrived; .* installs at \([0-9.]*\)$/\1/p'; }
 raced_together() {
@@ -422,6 +444,24 @@ second_run_changes_nothing() {
 }
 check 'a second run of the boot script succeeds and changes nothing (after the refused certificates too)' second_run_changes_nothing
 
+# Scenario 3 also has an instance whose boot files, in the stack's metadata, are not those its user data's hash names
+# (as when the metadata has moved on to another version of the boot files): the same site under another stack name,
+# whose launch template metadata the stand-in holds with one byte of the archive changed. Its boot must refuse them.
+# It boots now, when no check of scenario 1 is timed any more (its apt-get would compete with their requests).
+sed "s#^WP_STACK_NAME='[^']*'#WP_STACK_NAME='LabStaleBoot'#" "$A/user-data" >"$LAB_WORK/stale-boot-user-data"
+python3 - "$A/resources.json" "$LAB_WORK/stale-boot-resources.json" <<'PY'
+import base64, json, sys
+stacks = json.load(open(sys.argv[1]))
+(resources,) = stacks.values()
+for resource in resources.values():
+    boot = resource['metadata']['ScalableWordPress::Boot']
+    archive = bytearray(base64.b64decode(boot['archive']))
+    archive[len(archive) // 2] ^= 0x01
+    boot['archive'] = base64.b64encode(archive).decode()
+json.dump({'LabStaleBoot': resources}, open(sys.argv[2], 'w'))
+PY
+standin_add_stack "$LAB_WORK/stale-boot-resources.json"
+boot s "$LAB_SUBNET.18" "$LAB_WORK/stale-boot-user-data" --nice
 inst_kill a
 haproxy_wait_down() { local end=$((SECONDS + 20)); until [[ $'\n'$(haproxy_status) == *$'\n'"a DOWN"* ]]; do ((SECONDS < end)) || return 1; sleep 0.5; done; }
 haproxy_wait_down || true
@@ -437,7 +477,17 @@ check '7. and the failed boot says which step failed' says_failed_step
 # What stands in for EC2's console output: the container's console, which systemd-nspawn copies to a file.
 console_has_reason() { grep -q '^scalable-wordpress: boot FAILED at line [0-9]* (exit [0-9]*) during: reading secrets' "$LAB_INST/c/console.log"; }
 check "7. and the failed boot's reason reaches the console (what get-console-output shows)" console_has_reason
-inst_destroy a; inst_destroy b; inst_destroy c
+inst_wait s 120 >/dev/null 2>&1 || true
+check '7. boot files other than those the user data names: the boot signals FAILURE' test "$(signal_of "$(iid s)")" = FAILURE
+stale_boot_refused() {
+  grep -q '^scalable-wordpress: FAILED (exit [0-9]*) during: fetching the boot files' "$LAB_INST/s/console.log" ||
+    { echo 'no failure line on the console'; tail -5 "$LAB_INST/s/console.log"; return 1; }
+  grep -q 'computed checksum did NOT match' "$(boot_log_file s)" ||
+    { echo 'not refused by the checksum'; tail -5 "$(boot_log_file s)"; return 1; }
+  [ ! -e "$(inst_root s)/usr/local/lib/scalable-wordpress/boot.sh" ] || { echo 'the boot files were unpacked'; return 1; }
+}
+check '7. and it says so on the console, refused by the checksum before they are unpacked' stale_boot_refused
+inst_destroy a; inst_destroy b; inst_destroy c; inst_destroy s
 
 # ==== Scenario 2: RDS Multi-AZ + EBS, the instance replaced ====
 db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;

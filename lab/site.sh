@@ -16,7 +16,7 @@ site_synth() {
     JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx ts-node --project test/tsconfig.json "$1" "$LAB_WORK/cdk.out" >/dev/null)
 }
 
-# render STACK NAME: user data and secrets of a stack, in $LAB_WORK/render/NAME/
+# render STACK NAME: user data, secrets and the launch template's metadata of a stack, in $LAB_WORK/render/NAME/
 render() {
   local dir=$LAB_WORK/render/$2
   mkdir -p "$dir"
@@ -36,8 +36,11 @@ site_secret() {
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.loads(d[sys.argv[2]])[sys.argv[3]])' \
     "$1/secrets.json" "$(user_data_value "$1" "$2")" "$3"
 }
-add_secrets() { # add_secrets DIR: every secret of the rendered stack into the stand-in
+# add_secrets DIR: every secret of the rendered stack into the stand-in, and what DescribeStackResource answers for
+# the stack (its launch template's metadata, which holds the boot files)
+add_secrets() {
   local arn
+  standin_add_stack "$1/resources.json" || return 1
   for arn in $(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))))' "$1/secrets.json"); do
     standin_add_secret "$arn" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/secrets.json" "$arn")"
   done

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run the AWS stand-in (aws_standin.py) for the lab and edit its config.
 # Config: $LAB_AWS/config.json; logs: requests.jsonl, signals.jsonl, state.json (volumes) beside it.
-# Source it, or: standin.sh start | stop | add-instance IP ID [AZ] | add-secret ARN VALUE |
+# Source it, or: standin.sh start | stop | add-instance IP ID [AZ] | add-secret ARN VALUE | add-stack RESOURCES_JSON |
 #   add-volume VOL SIZE_GIB [AZ] | release INSTANCE_ID | signals | log
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 LAB_AWS=$LAB_WORK/aws
@@ -31,7 +31,7 @@ standin_init() {
   mkdir -p "$LAB_AWS"
   rm -f "$LAB_AWS"/{config.json,state.json,requests.jsonl,signals.jsonl}
   _standin_edit 'c.update(imds_listen=args[0], api_listen=args[1], region=args[2], account_id=args[3],
-    role="lab-instance-role", instances={}, secrets={}, volumes={}, state_file="state.json",
+    role="lab-instance-role", instances={}, secrets={}, volumes={}, stacks={}, state_file="state.json",
     signals_file="signals.jsonl", log_file="requests.jsonl", attach_hook=args[4], dns_listen=args[5])' \
     "$LAB_IMDS_IP:80" "$LAB_HOST_IP:$LAB_AWS_PORT" "$LAB_REGION" "$LAB_ACCOUNT" "$LAB_DIR/ebs-attach-hook.sh" "$LAB_HOST_IP:53"
   touch "$LAB_AWS/signals.jsonl" "$LAB_AWS/requests.jsonl"
@@ -51,6 +51,8 @@ standin_stop() {
 }
 standin_add_instance() { _standin_edit 'c.setdefault("instances", {})[args[0]] = {"instance_id": args[1], "az": args[2]}' "$1" "$2" "${3:-${LAB_REGION}a}"; }
 standin_add_secret() { _standin_edit 'c.setdefault("secrets", {})[args[0]] = args[1]' "$1" "$2"; }
+# standin_add_stack RESOURCES_JSON: a rendered stack's resources (cfn.py's resources.json), for DescribeStackResource
+standin_add_stack() { _standin_edit 'import json; c.setdefault("stacks", {}).update(json.load(open(args[0])))' "$1"; }
 standin_add_volume() { _standin_edit 'c.setdefault("volumes", {})[args[0]] = {"size": int(args[1]), "az": args[2]}' "$1" "$2" "${3:-${LAB_REGION}a}"; }
 # A dead instance's volumes become available again (like EC2 after termination).
 standin_release() { python3 "$LAB_DIR/aws_standin.py" release-instance --config "$LAB_AWS/config.json" "$1" >/dev/null; }
@@ -62,8 +64,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case $cmd in
     init) standin_init ;; start) standin_start ;; stop) standin_stop ;;
     add-instance) standin_add_instance "$@" ;; add-secret) standin_add_secret "$@" ;;
-    add-volume) standin_add_volume "$@" ;; release) standin_release "$1" ;;
+    add-volume) standin_add_volume "$@" ;; add-stack) standin_add_stack "$1" ;; release) standin_release "$1" ;;
     signals) standin_signals ;; log) cat "$LAB_AWS/requests.jsonl" ;;
-    *) echo "usage: $0 init|start|stop|add-instance IP ID [AZ]|add-secret ARN VALUE|add-volume VOL GIB [AZ]|release ID|signals|log" >&2; exit 2 ;;
+    *) echo "usage: $0 init|start|stop|add-instance IP ID [AZ]|add-secret ARN VALUE|add-stack RESOURCES_JSON|add-volume VOL GIB [AZ]|release ID|signals|log" >&2; exit 2 ;;
   esac
 fi

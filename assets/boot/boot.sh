@@ -199,6 +199,9 @@ at 'preparing wp-content'
 cp -a --update=none "$SEED/." "$WP_CONTENT/"
 install -d -o www-data -g www-data "$WP_CONTENT/uploads" "$WP_CONTENT/upgrade"
 chown www-data:www-data "$WP_CONTENT" "$WP_CONTENT/plugins" "$WP_CONTENT/themes" "$WP_CONTENT/uploads"
+# The purge mu-plugin records what changed (purge.php; its service below purges the caches).
+install -d -o www-data -g www-data "$WP_CONTENT/mu-plugins"
+install -m 0644 "$HERE/purge.php" "$WP_CONTENT/mu-plugins/scalable-wordpress-purge.php"
 if [ "$WP_DB_ENGINE" = aurora-mysql ]; then
   install -m 0644 "$HERE/db.php" "$WP_CONTENT/db.php"
 else
@@ -216,7 +219,7 @@ admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
 at "verifying the database's TLS certificate"
 # Before anything uses the database: its certificate must chain to a trusted CA (the RDS bundle above) and
 # name the endpoint. A failure names the host and the TLS reason here, not as a broken site later.
-export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT
+export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT WP_COOKIE_HASH
 printf '%s' "$db_secret" | php "$HERE/verify-db-tls.php"
 
 at 'writing the WordPress configuration'
@@ -256,7 +259,7 @@ else
   page_cache=off page_cache_seconds=1
 fi
 install -d -o www-data -g www-data -m 0700 /var/cache/nginx/wordpress
-sed -e "s#@PHP_SOCKET@#/run/php/php$PHP_VERSION-fpm.sock#g" -e "s#@PAGE_CACHE@#$page_cache#g" \
+sed -e "s#@EDGE@#$WP_EDGE#g" -e "s#@PHP_SOCKET@#/run/php/php$PHP_VERSION-fpm.sock#g" -e "s#@PAGE_CACHE@#$page_cache#g" \
   -e "s#@PAGE_CACHE_SECONDS@#$page_cache_seconds#g" "$HERE/nginx-site.conf" > /etc/nginx/sites-available/scalable-wordpress
 ln -sfn /etc/nginx/sites-available/scalable-wordpress /etc/nginx/sites-enabled/default
 nginx -t -q
@@ -289,11 +292,30 @@ EOF
 systemctl daemon-reload
 systemctl enable --now scalable-wordpress-cron.timer
 
+at 'purging changed pages (this instance, and CloudFront)'
+install -d -o www-data -g www-data /var/lib/scalable-wordpress
+cat > /etc/systemd/system/scalable-wordpress-purge.service <<EOF
+[Unit]
+Description=Purge changed pages from the page cache and CloudFront
+After=nginx.service
+[Service]
+User=www-data
+Environment=WP_DISTRIBUTION_ID=$WP_DISTRIBUTION_ID
+ExecStart=/usr/bin/php $HERE/purge.php serve
+Restart=always
+RestartSec=5
+[Install]
+WantedBy=multi-user.target
+EOF
+systemctl daemon-reload
+systemctl enable scalable-wordpress-purge.service
+systemctl restart scalable-wordpress-purge.service
+
 at 'checking that WordPress serves'
 host=$(php -r 'echo parse_url(getenv("WP_SITE_URL"), PHP_URL_HOST);')
 for _ in $(seq 1 30); do
   if curl -fsS -o /dev/null "http://127.0.0.1$WP_HEALTH_CHECK_PATH" \
-     && curl -fsS -o /dev/null -H "Host: $host" -H "X-Forwarded-Proto: ${WP_SITE_URL%%:*}" http://127.0.0.1/; then
+     && curl -fsS -o /dev/null -H "Host: $host" -H "X-Forwarded-Proto: ${WP_SITE_URL%%:*}" -H "CloudFront-Forwarded-Proto: ${WP_SITE_URL%%:*}" http://127.0.0.1/; then
     served=yes; break
   fi
   sleep 2

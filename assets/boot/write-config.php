@@ -67,6 +67,8 @@ $config .= $define('WP_HOME', env('WP_SITE_URL'));
 $config .= $define('WP_SITEURL', env('WP_SITE_URL'));
 $config .= $define('WP_CONTENT_DIR', env('WP_CONTENT'));
 $config .= $define('WP_CONTENT_URL', env('WP_SITE_URL') . '/wp-content');
+// The suffix of WordPress's cookie names, fixed by the stack: CloudFront's cache key names the personal cookies.
+$config .= $define('COOKIEHASH', env('WP_COOKIE_HASH'));
 $config .= <<<'PHP'
 // wp-cron runs from a systemd timer under a fleet-wide lock, not on page views.
 define('DISABLE_WP_CRON', true);

@@ -134,10 +134,14 @@ describe("the database's TLS certificate", () => {
           WP_DB_ENGINE: 'aurora-mysql',
           WP_SITE_URL: 'https://example.com',
           WP_CONTENT: '/wp-content',
+          WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef',
         },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      expect(fs.readFileSync(target, 'utf8')).toMatch(new RegExp(`define\\('MYSQL_CLIENT_FLAGS', ${VERIFY.source}\\);`));
+      const config = fs.readFileSync(target, 'utf8');
+      expect(config).toMatch(new RegExp(`define\\('MYSQL_CLIENT_FLAGS', ${VERIFY.source}\\);`));
+      // The cookie names are the stack's (CloudFront's cache key names them), not derived from the site URL.
+      expect(config).toContain("define('COOKIEHASH', '0123456789abcdef0123456789abcdef');");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

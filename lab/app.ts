@@ -1,6 +1,6 @@
 // The stacks the boot lab boots instances of: their user data is taken from these templates, unchanged.
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { ScalableWordPress, WordPressDatabase, WordPressMedia } from '../src';
+import { ScalableWordPress, WordPressDatabase, WordPressEdge, WordPressMedia } from '../src';
 
 const app = new App({ outdir: process.argv[2] ?? 'lab/work/cdk.out' });
 
@@ -15,6 +15,15 @@ new ScalableWordPress(new Stack(app, 'LabAuroraEfs'), 'Site', {
 new ScalableWordPress(new Stack(app, 'LabRdsEbs'), 'Site', {
   database: WordPressDatabase.rdsMultiAz(),
   media: WordPressMedia.ebs(),
+});
+
+// The same site behind CloudFront (the lab's edge stand-in is generated from this template's distribution). Its page
+// cache lifetime is long, so that an edit seen within seconds was purged, not expired.
+new ScalableWordPress(new Stack(app, 'LabEdge', { env: { region: 'us-east-1' } }), 'Site', {
+  database: WordPressDatabase.auroraReplicas({ readers: 1 }),
+  media: WordPressMedia.efs(),
+  edge: WordPressEdge.cloudFront(),
+  pageCacheTtl: Duration.minutes(5),
 });
 
 app.synth();

@@ -4,7 +4,8 @@
 One process, two listeners:
   * IMDSv2 on 169.254.169.254:80 (the instance is identified by the request's source IP);
   * the VPC's DNS resolver on dns_listen (optional, UDP): NXDOMAIN for every name, at once;
-  * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): Secrets Manager (JSON 1.1),
+  * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): CloudFront CreateInvalidation (REST/XML, applied
+    to the edge stand-in's cache: config "cloudfront": {"DISTRIBUTION_ID": "CACHE_DIR"}), Secrets Manager (JSON 1.1),
     CloudFormation SignalResource and DescribeStackResource (the registered stacks' resources, with their
     Metadata), EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
     GetCallerIdentity (query protocol, XML answers as botocore parses them). Signatures are ignored.
@@ -46,6 +47,7 @@ from xml.sax.saxutils import escape
 CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+CF_NS = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
 QUERY_VERSIONS = {"2010-05-15": "cloudformation", "2016-11-15": "ec2", "2011-06-15": "sts"}
 
 
@@ -235,6 +237,9 @@ class Handler(BaseHTTPRequestHandler):
         if "Credential=" in auth:  # Credential=AKID/date/region/service/aws4_request
             parts = auth.split("Credential=", 1)[1].split(",")[0].split("/")
             svc = parts[3] if len(parts) > 3 else ""
+        if self.command == "POST" and urlsplit(self.path).path.startswith("/2020-05-31/distribution/"):
+            self._info.update(service="cloudfront", action="CreateInvalidation")
+            return self.cloudfront_invalidation(raw)
         if target:
             self._info.update(service=svc or target.split(".")[0], target=target)
             return self.json_api(target, json.loads(raw or b"{}"))
@@ -258,6 +263,49 @@ class Handler(BaseHTTPRequestHandler):
                             "</GetCallerIdentityResult>" % (arn, inst.get("instance_id", "lab"), acct),
                             meta=True)
         return self.query_error(svc, "InvalidAction", "The lab stand-in does not implement %s %s" % (svc, action))
+
+    def cloudfront_invalidation(self, raw):
+        """CreateInvalidation as awscli v2 sends it; the paths are applied to the edge stand-in's cache at once."""
+        import xml.etree.ElementTree as ET
+        parts = urlsplit(self.path).path.split("/")  # ['', '2020-05-31', 'distribution', ID, 'invalidation']
+        dist = parts[3] if len(parts) == 5 and parts[4] == "invalidation" else ""
+        cache = self.lab.cfg.get("cloudfront", {}).get(dist)
+        if cache is None:
+            self._info["error"] = "NoSuchDistribution"
+            return self.reply(404, '<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>NoSuchDistribution</Code>'
+                              '<Message>The specified distribution does not exist.</Message></Error></ErrorResponse>' % CF_NS, "text/xml")
+        doc = ET.fromstring(raw)
+        ns = {"c": CF_NS}
+        paths = [p.text for p in doc.findall("./c:Paths/c:Items/c:Path", ns)]
+        ref = doc.findtext("./c:CallerReference", "", ns)
+        purged = 0
+        for dirpath, _, files in os.walk(cache):
+            for name in files:
+                file = os.path.join(dirpath, name)
+                try:
+                    with open(file, "rb") as f:
+                        head = f.read(8192)
+                except OSError:
+                    continue
+                i = head.find(b"\nKEY: ")
+                if i < 0:
+                    continue
+                key = head[i + 6:head.find(b"\n", i + 6)].decode("latin-1")
+                uri = key.split(" |", 1)[0]
+                if any(uri.startswith(p[:-1]) if p.endswith("*") else uri == p for p in paths):
+                    os.unlink(file)
+                    purged += 1
+        iid = "I" + uuid.uuid4().hex[:13].upper()
+        self._info.update(distribution=dist, paths=paths, caller_reference=ref, purged=purged)
+        self.lab.append_jsonl("invalidations_file", "invalidations.jsonl",
+                              {"id": iid, "distribution": dist, "paths": paths, "caller_reference": ref,
+                               "purged": purged, "ts": now_iso()})
+        items = "".join("<Path>%s</Path>" % escape(p) for p in paths)
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Invalidation xmlns="%s"><Id>%s</Id><Status>InProgress</Status>'
+                '<CreateTime>%s</CreateTime><InvalidationBatch><Paths><Quantity>%d</Quantity><Items>%s</Items></Paths>'
+                '<CallerReference>%s</CallerReference></InvalidationBatch></Invalidation>'
+                % (CF_NS, iid, now_iso(), len(paths), items, escape(ref)))
+        return self.reply(201, body, "text/xml", {"Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/%s/invalidation/%s" % (dist, iid)})
 
     def xml(self, status, name, ns, inner, meta=False, ec2=False):
         rid = str(uuid.uuid4())

@@ -13,7 +13,7 @@ of the real shape: salts full of $, ' and \\.
 
 Usage: cfn.py TEMPLATE VALUES.json OUT_DIR
   VALUES.json: {"region", "urlSuffix", "accountId", "stackName", "writerHost", "readerHost", "dbPort", "siteHost",
-                "fileSystemId", "volumeId"}
+                "fileSystemId", "volumeId", "distributionId", "edgeHost"}
   writes OUT_DIR/user-data and OUT_DIR/secrets.json ({arn: secret string}), OUT_DIR/stack.json
   ({signalResource, bootResource, ...}) and OUT_DIR/resources.json: what CloudFormation's DescribeStackResource
   answers for the stack, {stackName: {logicalId: {type, metadata}}}, with the launch template's Metadata
@@ -60,6 +60,8 @@ def resolve_ref(template, values, name):
         return values['fileSystemId']
     if kind == 'AWS::EC2::Volume':
         return values['volumeId']
+    if kind == 'AWS::CloudFront::Distribution':
+        return values['distributionId']
     raise Unresolvable(f'the lab has no value for Ref of {kind} ({name})')
 
 
@@ -74,6 +76,8 @@ def resolve_getatt(template, values, name, attribute):
         ('AWS::RDS::DBCluster', 'ReadEndpoint.Address'): values['readerHost'],
         ('AWS::RDS::DBCluster', 'Endpoint.Port'): str(values['dbPort']),
         ('AWS::ElasticLoadBalancingV2::LoadBalancer', 'DNSName'): values['siteHost'],
+        ('AWS::CloudFront::Distribution', 'DomainName'): values['edgeHost'],
+        ('AWS::CloudFront::Distribution', 'Id'): values['distributionId'],
     }
     key = (resource['Type'], attribute)
     if key not in table:

@@ -36,6 +36,10 @@ frontend fe
   bind $LAB_HOST_IP:$LAB_LB_PORT
   bind $LAB_HOST_IP:$LAB_LB_TLS_PORT ssl crt $LAB_LB/site.pem
   option forwardfor
+CFG
+    # The origin lock (LAB_LB_ONLY_FROM=IP): behind CloudFront the load balancer is internal, reached only by it.
+    [ -z "${LAB_LB_ONLY_FROM:-}" ] || echo "  tcp-request connection reject if !{ src $LAB_LB_ONLY_FROM }"
+    cat <<CFG
   http-request set-header X-Forwarded-Proto https if { ssl_fc }
   http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
   http-request set-header X-Forwarded-Port %[dst_port]

@@ -38,6 +38,8 @@ inst_boot() {
   local r=$d/root
   # cloud-init NoCloud seed
   mkdir -p "$r/var/lib/cloud/seed/nocloud"
+  # The AWS CLI's endpoint for www-data too (the purge service runs as www-data; its HOME is /var/www)
+  mkdir -p "$r/var/www/.aws" && cp "$LAB_IMAGE/root/.aws/config" "$r/var/www/.aws/config" && chown -R 33:33 "$r/var/www/.aws"
   printf 'instance-id: %s\nlocal-hostname: %s\n' "$iid" "$n" >"$r/var/lib/cloud/seed/nocloud/meta-data"
   cp "$ud" "$r/var/lib/cloud/seed/nocloud/user-data"
   # name resolution: lab names, and the Debian mirror pinned (the stand-in's DNS knows no name)

@@ -6,3 +6,4 @@
 . ./haproxy.sh
 . ./ebs.sh
 . ./instance.sh
+. ./edge.sh

@@ -39,6 +39,9 @@ table inet $LAB_NFT_TABLE {
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
+    # Between the lab's own addresses on this machine (a visitor, the edge, the load balancer) the source stays:
+    # the origin lock and the visitor's address depend on it.
+    oifname "lo" accept
     ip saddr $LAB_SUBNET.0/24 oifname != "$LAB_BRIDGE" masquerade
   }
 }

@@ -11,7 +11,9 @@
 # Scenario 1, Aurora + EFS: two instances race their first boot (held at the install until both are there);
 # then login, upload, read offload, logged-in reads, replica failure, certificates the boot and WordPress must
 # refuse, a second boot run, instance failure. Scenario 2, RDS + EBS: the instance is replaced and the new one
-# re-attaches the volume. Scenario 3: a missing secret fails the boot, and the reason reaches the console; so do boot
+# re-attaches the volume. Scenario 1b, the same site behind CloudFront (lab/edge.py's stand-in, generated from the
+# template's distribution): HTTPS, the origin lock, edge hits, personal pages never shared, the visitor's address,
+# and an edit purged from the edge and every instance within seconds. Scenario 3: a missing secret fails the boot, and the reason reaches the console; so do boot
 # files in the stack's metadata that are not those the user data's hash names, refused before they are unpacked.
 #
 # Writes a JUnit report to test-reports/lab.xml. Root only. LAB_KEEP=1 leaves everything running
@@ -133,8 +135,10 @@ net_up
 standin_init
 render LabAuroraEfs aurora
 render LabRdsEbs rds
+render LabEdge edge
 add_secrets "$LAB_WORK/render/aurora"
 add_secrets "$LAB_WORK/render/rds"
+add_secrets "$LAB_WORK/render/edge"
 ebs_create vol-0lab0000000000001 1
 standin_start
 truststore_start
@@ -488,6 +492,121 @@ stale_boot_refused() {
 }
 check '7. and it says so on the console, refused by the checksum before they are unpacked' stale_boot_refused
 inst_destroy a; inst_destroy b; inst_destroy c; inst_destroy s
+
+# ==== Scenario 1b: the same kind of site behind CloudFront (the edge stand-in generated from its template) ====
+# Two instances of LabEdge boot against a fresh database; the load balancer answers only the edge; requests come
+# from a visitor's own address on the bridge, so that WordPress must take it from CloudFront-Viewer-Address.
+E=$LAB_WORK/render/edge
+db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;
+  ALTER USER 'wordpress'@'%' IDENTIFIED BY '$(site_secret "$E" WP_DB_SECRET_ARN password | sed "s/'/''/g")'"
+ADMIN_USER=$(site_secret "$E" WP_ADMIN_SECRET_ARN username)
+ADMIN_PASSWORD=$(site_secret "$E" WP_ADMIN_SECRET_ARN password)
+LAB_LB_ONLY_FROM=$LAB_EDGE_IP haproxy_start "$HEALTH" f="$LAB_SUBNET.16" g="$LAB_SUBNET.17"
+standin_add_distribution "$DISTRIBUTION_ID" "$LAB_EDGE/cache"
+edge_start "$LAB_WORK/cdk.out/LabEdge.template.json" "$LAB_HOST_IP:80" "$SITE" "$SITE" || lab_die 'the edge stand-in did not start'
+VISITOR_IP=$LAB_SUBNET.6
+ip addr add "$VISITOR_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
+boot f "$LAB_SUBNET.16" "$E/user-data" --az "${LAB_REGION}a"
+boot g "$LAB_SUBNET.17" "$E/user-data" --az "${LAB_REGION}b"
+for n in f g; do t=$(wait_healthy 600 "$n") || t='(never)'; figure "instance $n (CloudFront site): boot to healthy $t s"; done
+for n in f g; do inst_wait "$n" 120 || true; done
+check 'edge: both instances of the CloudFront site signal SUCCESS' test "$(signal_of "$(iid f)") $(signal_of "$(iid g)")" = 'SUCCESS SUCCESS'
+# edge PATH [curl args]: a visitor's request through the edge stand-in, over HTTPS unless PATH is a full URL
+edge() {
+  local p=$1; shift
+  [[ $p == http* ]] || p="https://$SITE$p"
+  curl -s --max-time 20 --interface "$VISITOR_IP" --cacert "$LAB_PKI/ca.crt" \
+    --resolve "$SITE:443:$LAB_EDGE_IP" --resolve "$SITE:80:$LAB_EDGE_IP" "$@" "$p"
+}
+edge_cache() { edge "$@" -o /dev/null -D - | tr -d '\r' | sed -n 's/^X-Cache: //Ip'; }
+# fresh_at NAME PATH: one instance's own copy of a page, as the load balancer would ask for it behind CloudFront
+fresh_at() { curl -s --max-time 20 --resolve "$SITE:80:$(ip_of "$1")" -H 'CloudFront-Forwarded-Proto: https' "http://$SITE$2"; }
+redirects_to_https() { test "$(edge "http://$SITE/?edge=redirect" -o /dev/null -w '%{http_code} %{redirect_url}')" = "301 https://$SITE/?edge=redirect"; }
+check 'edge: plain HTTP is redirected to HTTPS' redirects_to_https
+origin_refused() {
+  local code; code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --interface "$VISITOR_IP" --resolve "$SITE:80:$LAB_HOST_IP" "http://$SITE/") || true
+  [ "$code" = 000 ] || [ "$code" = 403 ] || { echo "the load balancer answered a direct request with $code"; return 1; }
+}
+check 'edge: a direct request to the load balancer (not through the edge) gets no answer' origin_refused
+second_is_hit() {
+  local first second; first=$(edge_cache /?edge=hit); second=$(edge_cache /?edge=hit)
+  [ "$first" = 'Miss from cloudfront' ] && [ "$second" = 'Hit from cloudfront' ] || { echo "X-Cache: '$first', then '$second'"; return 1; }
+  # (the edge keeps errors too, for 10 s: the hit must be the page)
+  [ "$(edge /?edge=hit -o /dev/null -w '%{http_code}')" = 200 ] || { echo 'the cached answer is not a 200'; return 1; }
+}
+check 'edge: a second anonymous request is a Hit' second_is_hit
+no_redirect_loop() { test "$(edge /hello-world/ -o /dev/null -w '%{http_code}')" = 200; }
+check 'edge: WordPress sees HTTPS: a post is served at its https address (no redirect loop)' no_redirect_loop
+no_mixed_content() { local page; page=$(edge /?edge=mixed); contains "$page" "https://$SITE/" && ! contains "$page" "http://$SITE/"; }
+check 'edge: pages link to https only (no mixed content)' no_mixed_content
+EJAR=$LAB_WORK/edge-cookies
+rm -f "$EJAR"
+edge_login() {
+  edge /wp-login.php -c "$EJAR" -b 'wordpress_test_cookie=WP%20Cookie%20check' -o /dev/null \
+    --data-urlencode "log=$ADMIN_USER" --data-urlencode "pwd=$ADMIN_PASSWORD" -d 'wp-submit=Log+In' -d 'testcookie=1'
+  grep -q "wordpress_logged_in_$(user_data_value "$E" WP_COOKIE_HASH)" "$EJAR" || { echo 'no login cookie named with the stack cookie hash'; return 1; }
+}
+check 'edge: a login through the edge (cookie named with the stack cookie hash)' edge_login
+personal_never_shared() {
+  local i status page
+  edge_cache /?edge=personal >/dev/null; edge_cache /?edge=personal >/dev/null   # the anonymous copy is cached
+  for i in 1 2; do
+    page=$(edge /?edge=personal -b "$EJAR" -D "$LAB_WORK/edge-personal.h")
+    contains "$page" 'wp-admin-bar' || { echo 'the logged-in user got the anonymous copy'; return 1; }
+    grep -qi '^X-Cache: Miss from cloudfront' "$LAB_WORK/edge-personal.h" || { echo "logged-in view $i came from the edge cache"; return 1; }
+    grep -qi '^Cache-Control: private, no-store' "$LAB_WORK/edge-personal.h" || { echo 'the logged-in page is not marked private, no-store'; return 1; }
+  done
+  # the same URL with a cache key of its own: a commenter's cookie, then a stranger with the same cookie name and value
+  edge /?edge=personal -b "comment_author_$(user_data_value "$E" WP_COOKIE_HASH)=Visitor" -o /dev/null
+  ! contains "$(edge /?edge=personal)" 'wp-admin-bar' || { echo 'an anonymous visitor got the logged-in page'; return 1; }
+  ! contains "$(edge /?edge=personal -b "comment_author_$(user_data_value "$E" WP_COOKIE_HASH)=Visitor")" 'wp-admin-bar' ||
+    { echo 'a commenter got the logged-in page'; return 1; }
+}
+check 'edge: a logged-in page is never stored, never served to another visitor; the logged-in user never gets the anonymous copy' personal_never_shared
+comment_records_visitor() {
+  edge /wp-comments-post.php -o /dev/null -d comment_post_ID=1 -d author=Visitor -d email=visitor@lab.test \
+    --data-urlencode "comment=Seen from $VISITOR_IP $RANDOM"
+  local ip; ip=$(db_sql writer 'SELECT comment_author_IP FROM wordpress.wp_comments ORDER BY comment_ID DESC LIMIT 1')
+  [ "$ip" = "$VISITOR_IP" ] || { echo "the comment records $ip, not the visitor's $VISITOR_IP"; return 1; }
+}
+check "edge: WordPress sees the visitor's address (a comment records it, not the edge's or the load balancer's)" comment_records_visitor
+publish_reaches_everyone() {
+  local title="Edge edit $RANDOM" nonce started now n seen
+  rm -f "$LAB_WORK/edge-visible-after"
+  edge /hello-world/ -o /dev/null; edge /hello-world/ -o /dev/null
+  [ "$(edge_cache /hello-world/)" = 'Hit from cloudfront' ] || { echo 'the post is not cached at the edge'; return 1; }
+  for n in f g; do fresh_at "$n" /hello-world/ >/dev/null; done
+  nonce=$(edge '/wp-admin/admin-ajax.php?action=rest-nonce' -b "$EJAR")
+  edge /wp-json/wp/v2/posts/1 -b "$EJAR" -H "X-WP-Nonce: $nonce" -H 'Content-Type: application/json' \
+    -d "{\"title\": \"$title\"}" -o "$LAB_WORK/edge-publish.json" -w '%{http_code}' | grep -qx 200 ||
+    { echo 'the REST update failed:'; head -c 300 "$LAB_WORK/edge-publish.json"; return 1; }
+  started=$(date +%s.%N)
+  until seen=0; contains "$(edge /hello-world/)" "$title" && seen=$((seen + 1))
+    for n in f g; do contains "$(fresh_at "$n" /hello-world/)" "$title" && seen=$((seen + 1)); done; [ "$seen" = 3 ]; do
+    now=$(date +%s.%N)
+    python3 -c "import sys; sys.exit(float(sys.argv[1]) - float(sys.argv[2]) > 15)" "$now" "$started" || { echo "after 15 s, $seen of 3 (edge, f, g) show the edit"; return 1; }
+    sleep 0.25
+  done
+  python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$started" >"$LAB_WORK/edge-visible-after"
+  python3 -c "import sys; sys.exit(float(open(sys.argv[1]).read()) > 10)" "$LAB_WORK/edge-visible-after" ||
+    { echo "the edit took $(cat "$LAB_WORK/edge-visible-after") s to reach every visitor, more than 10 s"; return 1; }
+}
+check 'edge: a published edit is seen at the edge and on every instance within 10 s (purged: the page cache lifetime is 5 min)' publish_reaches_everyone
+figure "publish to visible (edge and both instances): $(cat "$LAB_WORK/edge-visible-after" 2>/dev/null || echo '(never)') s"
+invalidated() {
+  python3 - "$LAB_AWS/invalidations.jsonl" "$DISTRIBUTION_ID" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = [r for r in rows if r["distribution"] == sys.argv[2] and "/hello-world/*" in r["paths"]]
+print(json.dumps(rows[-3:]))
+sys.exit(0 if ok else 1)
+PY
+}
+check 'edge: the instances sent the post to CloudFront CreateInvalidation (the stand-in got it)' invalidated
+ip addr del "$VISITOR_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
+edge_stop
+inst_destroy f; inst_destroy g
+
 
 # ==== Scenario 2: RDS Multi-AZ + EBS, the instance replaced ====
 db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(debootstrap systemd-container mariadb-server mariadb-client haproxy nftables
       iproute2 openssl curl e2fsprogs util-linux procps python3 ca-certificates
-      debian-archive-keyring zstd)
+      debian-archive-keyring zstd nginx)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,6 +8,7 @@ TRUSTSTORE_IP=$LAB_SUBNET.4
 # (render checks that the stack still asks for it).
 TRUSTSTORE_HOST=truststore.pki.rds.amazonaws.com
 URL_SUFFIX=lab.test
+DISTRIBUTION_ID=E2LAB0EDGE0001
 export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP $TRUSTSTORE_HOST"
 
 # site_synth APP_TS: synthesize a CDK app of the construct into $LAB_WORK/cdk.out
@@ -23,11 +24,13 @@ render() {
   cat >"$dir/values.json" <<JSON
 {"region": "$LAB_REGION", "urlSuffix": "$URL_SUFFIX", "accountId": "$LAB_ACCOUNT", "stackName": "$1",
  "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
- "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001"}
+ "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001",
+ "distributionId": "$DISTRIBUTION_ID", "edgeHost": "$SITE"}
 JSON
   python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir" || return 1
   local bundle; bundle=$(user_data_value "$dir" WP_DB_CA_BUNDLE_URL)
   [[ $bundle == "https://$TRUSTSTORE_HOST/"* ]] || lab_die "$1 downloads the database CA bundle from $bundle: the lab serves https://$TRUSTSTORE_HOST/ only"
+  echo "$bundle" >"$dir/ca-bundle-url"
 }
 # user_data_value DIR NAME: the value the rendered user data gives NAME, e.g. WP_DB_SECRET_ARN
 user_data_value() { grep -o "^$2='[^']*'" "$1/user-data" | cut -d"'" -f2; }
@@ -52,7 +55,12 @@ stack_value() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))
 truststore_start() {
   ip addr add "$TRUSTSTORE_IP/32" dev "$LAB_BRIDGE" 2>/dev/null || true
   pki_server truststore "DNS:$TRUSTSTORE_HOST"
-  mkdir -p "$LAB_WORK/truststore/$LAB_REGION" && cp "$LAB_PKI/ca.crt" "$LAB_WORK/truststore/$LAB_REGION/$LAB_REGION-bundle.pem"
+  # The bundle at each path a rendered stack downloads it from (a stack pinned to a region names that region's).
+  local url path
+  for url in "https://$TRUSTSTORE_HOST/$LAB_REGION/$LAB_REGION-bundle.pem" $(cat "$LAB_WORK"/render/*/ca-bundle-url 2>/dev/null); do
+    path=$LAB_WORK/truststore/${url#"https://$TRUSTSTORE_HOST/"}
+    mkdir -p "$(dirname "$path")" && cp "$LAB_PKI/ca.crt" "$path"
+  done
   setsid python3 -c '
 import http.server, ssl, sys, functools
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
@@ -68,6 +76,6 @@ truststore_stop() { [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "
 
 # site_teardown: everything a lab or a benchmark started, stopped and removed (each part copes with being down)
 site_teardown() {
-  inst_destroy_all; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
+  inst_destroy_all; edge_stop; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
   net_down
 }

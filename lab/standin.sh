@@ -29,7 +29,7 @@ PY
 # standin_init: fresh config (no instances, secrets, volumes), logs emptied
 standin_init() {
   mkdir -p "$LAB_AWS"
-  rm -f "$LAB_AWS"/{config.json,state.json,requests.jsonl,signals.jsonl}
+  rm -f "$LAB_AWS"/{config.json,state.json,requests.jsonl,signals.jsonl,invalidations.jsonl}
   _standin_edit 'c.update(imds_listen=args[0], api_listen=args[1], region=args[2], account_id=args[3],
     role="lab-instance-role", instances={}, secrets={}, volumes={}, stacks={}, state_file="state.json",
     signals_file="signals.jsonl", log_file="requests.jsonl", attach_hook=args[4], dns_listen=args[5])' \
@@ -53,6 +53,7 @@ standin_add_instance() { _standin_edit 'c.setdefault("instances", {})[args[0]] =
 standin_add_secret() { _standin_edit 'c.setdefault("secrets", {})[args[0]] = args[1]' "$1" "$2"; }
 # standin_add_stack RESOURCES_JSON: a rendered stack's resources (cfn.py's resources.json), for DescribeStackResource
 standin_add_stack() { _standin_edit 'import json; c.setdefault("stacks", {}).update(json.load(open(args[0])))' "$1"; }
+standin_add_distribution() { _standin_edit 'c.setdefault("cloudfront", {})[args[0]] = args[1]' "$1" "$2"; }
 standin_add_volume() { _standin_edit 'c.setdefault("volumes", {})[args[0]] = {"size": int(args[1]), "az": args[2]}' "$1" "$2" "${3:-${LAB_REGION}a}"; }
 # A dead instance's volumes become available again (like EC2 after termination).
 standin_release() { python3 "$LAB_DIR/aws_standin.py" release-instance --config "$LAB_AWS/config.json" "$1" >/dev/null; }

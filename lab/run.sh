@@ -10,11 +10,12 @@
 #
 # Scenario 1, Aurora + EFS: two instances race their first boot (held at the install until both are there);
 # then login, upload, read offload, logged-in reads, replica failure, certificates the boot and WordPress must
-# refuse, a second boot run, instance failure. Scenario 2, RDS + EBS: the instance is replaced and the new one
-# re-attaches the volume. Scenario 1b, the same site behind CloudFront (lab/edge.py's stand-in, generated from the
-# template's distribution): HTTPS, the origin lock, edge hits, personal pages never shared, the visitor's address,
-# and an edit purged from the edge and every instance within seconds. Scenario 3: a missing secret fails the boot, and the reason reaches the console; so do boot
-# files in the stack's metadata that are not those the user data's hash names, refused before they are unpacked.
+# refuse, a second boot run, instance failure. Scenario 1b, the same site behind CloudFront (lab/edge.py's stand-in,
+# generated from the template's distribution): HTTPS, the origin lock, edge hits, personal pages never shared, the
+# visitor's address, and an edit purged from the edge and every instance within seconds. Scenario 2, RDS + EBS: the
+# instance is replaced and the new one re-attaches the volume. Scenario 3: a missing secret fails the boot, and the
+# reason reaches the console; so do boot files in the stack's metadata that are not those the user data's hash names,
+# refused before they are unpacked.
 #
 # Writes a JUnit report to test-reports/lab.xml. Root only. LAB_KEEP=1 leaves everything running
 # (tear down with `lab/run.sh --down`).

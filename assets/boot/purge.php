@@ -21,7 +21,7 @@
  * first page; later pages and query variants age out within the page cache lifetime), and a batch of more
  * than 100 paths (a bulk edit) becomes `/*`.
  *
- * The code is terse on purpose: every byte of it travels in the 16 KiB of user data (comment lines do not).
+ * The code is terse on purpose: every byte of it travels in the template and is fetched by every instance (comment lines do not).
  */
 
 // The path (and query) of a URL; a wildcard covers what follows it, except on the home page (`/*` is everything).

@@ -168,8 +168,10 @@ export interface ScalableWordPressProps {
   /**
    * How long each instance keeps a page it rendered for an anonymous visitor and serves it again without
    * running PHP. Logged-in users, commenters, password-protected posts, wp-admin, logins, the REST API and
-   * anything but GET and HEAD always reach WordPress. There is no purge: after an edit, anonymous visitors
-   * may see the old page for up to this long (plus one render). `Duration.seconds(0)` turns the cache off.
+   * anything but GET and HEAD always reach WordPress. Publishing, updating or trashing a post, or approving a
+   * comment, empties every instance's cache within seconds (and the edge's paths of that post, with CloudFront);
+   * any other change (options, menus, widgets, themes) reaches anonymous visitors within this lifetime, plus one
+   * render. The same lifetime applies at CloudFront's edge. `Duration.seconds(0)` turns the cache off.
    *
    * @default Duration.minutes(1)
    */

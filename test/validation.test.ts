@@ -275,9 +275,9 @@ describe('risky but legal choices warn', () => {
     Annotations.fromStack(stack).hasWarning('/Test/Site', Match.stringLikeRegexp('The instances run in one Availability Zone'));
   });
 
-  test('a page cache longer than 10 minutes, which nothing purges', () => {
+  test('a page cache longer than 10 minutes, which only posts and approved comments purge', () => {
     const { stack } = synth({ pageCacheTtl: Duration.hours(1) });
-    Annotations.fromStack(stack).hasWarning('/Test/Site', Match.stringLikeRegexp('pageCacheTtl is 3600 s: after an edit, anonymous visitors may see the old page'));
+    Annotations.fromStack(stack).hasWarning('/Test/Site', Match.stringLikeRegexp('pageCacheTtl is 3600 s: after a change that purges nothing .* only posts and approved comments purge the cache'));
   });
 
   test('no domain, so no HTTPS', () => {

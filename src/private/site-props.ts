@@ -106,7 +106,8 @@ export function pageCacheTtlSeconds(scope: Construct, ttl: Duration | undefined)
   ensureInteger('pageCacheTtl (in seconds)', seconds, 0, 86400, 'Use e.g. Duration.minutes(1), or Duration.seconds(0) to turn the cache off.');
   if (seconds > 600) {
     Annotations.of(scope).addWarningV2('cdk-scalable-wordpress:longPageCache',
-      `pageCacheTtl is ${seconds} s: after an edit, anonymous visitors may see the old page for that long, since nothing purges the cache. Consider at most Duration.minutes(10).`);
+      `pageCacheTtl is ${seconds} s: after a change that purges nothing (options, menus, widgets, themes), anonymous visitors may see ` +
+      'the old page for that long; only posts and approved comments purge the cache. Consider at most Duration.minutes(10).');
   }
   return seconds;
 }

@@ -26,6 +26,8 @@ export function integSite(
   const site = new ScalableWordPress(stack, 'Site', { ...siteProps, removalPolicy: RemovalPolicy.DESTROY });
   const integ = new IntegTest(app, name, {
     testCases: [stack],
+    // The assertions refer to the site's resources: in a stack with an explicit region they live beside it.
+    assertionStack: stackProps.env ? new Stack(app, `ScalableWordPress-${name}-assertions`, { env: stackProps.env }) : undefined,
     // Deploy, assert, destroy: nothing of a test site may outlive the test.
     cdkCommandOptions: { destroy: { args: { force: true } } },
   });

@@ -178,7 +178,7 @@ project.testTask.spawn(consumers);
 // through sudo when the caller is not root, as on GitHub's runners, so that a pull request runs every test CI runs.
 project.testTask.spawn(project.addTask('test:lab', {
   description: 'Boot the synthesized user data on Debian 13 containers with MariaDB, haproxy and AWS stand-ins (root, or sudo)',
-  exec: 'if [ "$(id -u)" -eq 0 ]; then bash lab/run.sh; else sudo --preserve-env env "PATH=$PATH" bash lab/run.sh; fi',
+  exec: 'bash scripts/lab-as-root.sh',
 }));
 // Everything but the lab, for contributors without root: unit tests, lint, integ snapshots, consumers.
 project.addTask('test:no-lab', {

@@ -13,7 +13,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { BOOT_METADATA_KEY, bootCommands, bootMetadata } from './boot/user-data';
+import { BOOT_METADATA_KEY, bootArchive, bootCommands } from './boot/user-data';
 import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressEdge } from './edge';
 import { WordPressFirewall } from './firewall';
@@ -395,11 +395,13 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     // The boot files ride in the launch template's metadata (see bootCommands).
     const launchTemplate = this.node.findChild('LaunchTemplate') as ec2.LaunchTemplate;
     const cfnLaunchTemplate = launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
-    cfnLaunchTemplate.addMetadata(BOOT_METADATA_KEY, bootMetadata());
+    const boot = bootArchive();
+    cfnLaunchTemplate.addMetadata(BOOT_METADATA_KEY, boot);
     userData.addCommands(...bootCommands({
       region: stack.region,
       stackName: stack.stackName,
       bootResource: stack.getLogicalId(cfnLaunchTemplate),
+      bootSha256: boot.sha256,
       signalResource: stack.getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
       siteUrl: this.url,
       siteTitle: props.siteTitle ?? 'WordPress',

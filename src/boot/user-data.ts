@@ -25,6 +25,8 @@ export interface BootInputs {
   readonly stackName: string;
   /** Logical ID of the resource whose metadata holds the boot archive (the launch template). */
   readonly bootResource: string;
+  /** The SHA-256 of that archive (`bootArchive().sha256`). */
+  readonly bootSha256: string;
   /** Logical ID of the Auto Scaling group, for `cloudformation signal-resource`. */
   readonly signalResource: string;
   readonly siteUrl: string;
@@ -67,7 +69,7 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_REGION: inputs.region,
     WP_STACK_NAME: inputs.stackName,
     WP_BOOT_RESOURCE: inputs.bootResource,
-    WP_BOOT_SHA256: bootArchiveSha256(),
+    WP_BOOT_SHA256: inputs.bootSha256,
     WP_SIGNAL_RESOURCE: inputs.signalResource,
     WP_SITE_URL: inputs.siteUrl,
     WP_SITE_TITLE: inputs.siteTitle,
@@ -131,18 +133,22 @@ export function bootCommands(inputs: BootInputs): string[] {
 }
 
 /** What the boot resource's metadata holds under BOOT_METADATA_KEY. */
-export function bootMetadata(): { archive: string; sha256: string } {
-  return { archive: bootArchiveBase64(), sha256: bootArchiveSha256() };
+export interface BootArchive {
+  /** The boot files, gzipped and base64-encoded. Deterministic: an unchanged boot never rolls the instances. */
+  readonly archive: string;
+  /** The SHA-256 of the gzipped archive, in hex, as `sha256sum` prints it; the user data checks it. */
+  readonly sha256: string;
 }
 
-/** The boot files, gzipped and base64-encoded. The archive is deterministic: an unchanged boot never rolls the instances. */
+/** The boot archive and its hash, from one build of the archive. */
+export function bootArchive(): BootArchive {
+  const tarGz = deterministicTarGz(bootFiles());
+  return { archive: tarGz.toString('base64'), sha256: createHash('sha256').update(tarGz).digest('hex') };
+}
+
+/** The boot files, gzipped and base64-encoded. */
 export function bootArchiveBase64(): string {
-  return deterministicTarGz(bootFiles()).toString('base64');
-}
-
-/** The SHA-256 of the boot archive, in hex, as `sha256sum` prints it. */
-export function bootArchiveSha256(): string {
-  return createHash('sha256').update(deterministicTarGz(bootFiles())).digest('hex');
+  return bootArchive().archive;
 }
 
 /**

@@ -1,12 +1,19 @@
-// The site the benchmark boots: the construct's defaults, with Aurora and one reader so that read
-// offload can be measured. Its user data is taken from this template, unchanged.
+// The sites the benchmark boots. Their user data is taken from these templates, unchanged.
+// - BenchSite: the construct's defaults, with Aurora and one reader so that read offload can be measured;
+// - BenchEdgeSite: the same site behind CloudFront (in us-east-1, where the edge's certificate and web ACL live),
+//   whose distribution the lab's edge stand-in is generated from.
 import { App, Stack } from 'aws-cdk-lib';
-import { ScalableWordPress, WordPressDatabase } from '../src';
+import { ScalableWordPress, WordPressDatabase, WordPressEdge } from '../src';
 
 const app = new App({ outdir: process.argv[2] ?? 'lab/work/cdk.out' });
 
 new ScalableWordPress(new Stack(app, 'BenchSite'), 'Site', {
   database: WordPressDatabase.auroraReplicas({ readers: 1 }),
+});
+
+new ScalableWordPress(new Stack(app, 'BenchEdgeSite', { env: { region: 'us-east-1' } }), 'Site', {
+  database: WordPressDatabase.auroraReplicas({ readers: 1 }),
+  edge: WordPressEdge.cloudFront(),
 });
 
 app.synth();

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The benchmark's measurements and its report (run by benchmarks/run.sh, which boots the instances).
 
-  bench.py measure CONFIG.json OUT.json   every web figure, against the instances CONFIG names
-  bench.py report WEB.json SYNTH.json DIR  DIR/results.json and DIR/RESULTS.md, targets checked
+  bench.py measure CONFIG.json OUT.json       every web figure, against the instances CONFIG names
+  bench.py measure-edge CONFIG.json OUT.json  the site behind the edge stand-in: throughput, publish to visible
+  bench.py report WEB.json EDGE.json SYNTH.json DIR  DIR/results.json and DIR/RESULTS.md, targets checked
 
 Throughput comes from wrk; the checks that need to read every response (privacy, staleness) from a
 Python client. Every figure is measured in this run: nothing here is a constant but the targets.
@@ -13,6 +14,8 @@ import os
 import platform
 import random
 import re
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -27,7 +30,10 @@ TARGETS = {
     'logged_in_vs_stock': 1.0,       # ours / stock, logged-in req/s
     'anonymous_reads_on_replica': 95.0,  # % of anonymous SELECTs
     'boot_to_healthy_s': 90.0,
+    'publish_to_visible_s': 10.0,    # an edit seen at the edge and on the instance, the slowest of the edits
+    'edge_requests_at_origin': 1.0,  # % of anonymous requests through the edge that reached the load balancer
 }
+EDITS = 5  # edits published to measure publish-to-visible
 # The logged-in user's name in the admin bar ("Howdy, NAME" and the account menu).
 DISPLAY_NAME = re.compile(r'class=["\']display-name["\']>([^<]+)<')
 POSTS = 4  # posts added to each site, besides "Hello world!", so that the home page lists several
@@ -38,19 +44,37 @@ def log(*args):
 
 
 # ---- HTTP: one keep-alive connection per client, cookies kept by hand ----
+# A site is {'ip', 'host'}, optionally 'headers' (what the load balancer in front would add; by default an ALB's
+# X-Forwarded-Proto: http) and 'tls' with 'cafile' (HTTPS to ip, the certificate checked for host).
+
+def site_headers(site):
+    return site.get('headers', {'X-Forwarded-Proto': 'http'})
+
+
+class TlsConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, with the site's name in SNI and checked in the certificate."""
+    def __init__(self, site):
+        super().__init__(site['ip'], 443, timeout=60, context=ssl.create_default_context(cafile=site['cafile']))
+        self.server_name = site['host']
+
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((self.host, self.port), self.timeout),
+                                              server_hostname=self.server_name)
+
 
 class Client:
     def __init__(self, site, cookies=''):
         self.site, self.cookies, self.conn = site, cookies, None
 
     def request(self, method, path, headers=None, body=None):
-        headers = dict({'Host': self.site['host'], 'X-Forwarded-Proto': 'http'}, **(headers or {}))
+        headers = dict({'Host': self.site['host']}, **site_headers(self.site), **(headers or {}))
         if self.cookies:
             headers['Cookie'] = self.cookies
         for attempt in (1, 2):
             try:
                 if self.conn is None:
-                    self.conn = http.client.HTTPConnection(self.site['ip'], 80, timeout=60)
+                    self.conn = (TlsConnection(self.site) if self.site.get('tls')
+                                 else http.client.HTTPConnection(self.site['ip'], 80, timeout=60))
                 self.conn.request(method, path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 return response.status, response.msg, response.read().decode('utf-8', 'replace')
@@ -86,10 +110,12 @@ def login(site, user, password):
     return '; '.join(cookies)
 
 
-def rest(site, cookies, method, route, data):
+def rest(site, cookies, method, route, data, pretty=False):
+    """A REST call as the logged-in user; pretty: at /wp-json/ROUTE (the path CloudFront routes to the origin)
+    rather than /?rest_route=ROUTE."""
     client = Client(site, cookies)
     _, _, nonce = client.get('/wp-admin/admin-ajax.php?action=rest-nonce')
-    status, _, body = client.request(method, '/?rest_route=' + urllib.parse.quote(route),
+    status, _, body = client.request(method, ('/wp-json' + route) if pretty else '/?rest_route=' + urllib.parse.quote(route),
                                      {'X-WP-Nonce': nonce.strip(), 'Content-Type': 'application/json'}, json.dumps(data))
     if status >= 300:
         raise RuntimeError(f'{method} {route} on {site["host"]}: HTTP {status}: {body[:300]}')
@@ -105,12 +131,13 @@ def to_ms(value):
 
 def wrk(site, path, connections, seconds, headers=(), script=None):
     command = ['wrk', '-t', str(min(connections, 2)), '-c', str(connections), '-d', f'{seconds}s', '--latency',
-               '--timeout', '30s', '-H', f'Host: {site["host"]}', '-H', 'X-Forwarded-Proto: http']
-    for header in headers:
+               '--timeout', '30s', '-H', f'Host: {site["host"]}']
+    for header in [f'{k}: {v}' for k, v in site_headers(site).items()] + list(headers):
         command += ['-H', header]
     if script:
         command += ['-s', script]
-    out = subprocess.run(command + [f'http://{site["ip"]}{path}'], check=True, capture_output=True, text=True).stdout
+    url = f'{"https" if site.get("tls") else "http"}://{site["ip"]}{path}'
+    out = subprocess.run(command + [url], check=True, capture_output=True, text=True).stdout
     percentiles = {p: to_ms(v) for p, v in re.findall(r'^\s+(50|99)(?:\.000)?%\s+(\S+)', out, re.M)}
     socket_errors = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)', out)
     non_2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
@@ -146,10 +173,11 @@ def marker_content(version):
     return f'<!-- wp:paragraph --><p>bench-version-{version}</p><!-- /wp:paragraph -->'
 
 
-def add_content(site, cookies):
-    """The same posts on both sites: POSTS articles."""
+def add_content(site, cookies, pretty=False):
+    """The same posts on every site: POSTS articles."""
     for i in range(POSTS):
-        rest(site, cookies, 'POST', '/wp/v2/posts', {'title': f'Article {i + 1}', 'content': paragraphs(i), 'status': 'publish'})
+        rest(site, cookies, 'POST', '/wp/v2/posts', {'title': f'Article {i + 1}', 'content': paragraphs(i), 'status': 'publish'},
+             pretty)
 
 
 def pages(site):
@@ -480,6 +508,105 @@ def measure(config_file, out_file):
         json.dump(results, f, indent=2)
 
 
+# ---- behind the edge ----
+
+def load_balancer_requests(socket_path):
+    """Requests the load balancer stand-in (haproxy) has taken from the edge so far: its frontend's req_tot."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(socket_path)
+        s.sendall(b'show stat\n')
+        out = b''
+        while chunk := s.recv(65536):
+            out += chunk
+    lines = out.decode().splitlines()
+    header = lines[0].lstrip('# ').split(',')
+    frontend = next(dict(zip(header, line.split(','))) for line in lines[1:] if line.split(',')[1:2] == ['FRONTEND'])
+    return int(frontend['req_tot'])
+
+
+def invalidations(config):
+    """The CreateInvalidation calls the AWS stand-in has received for the distribution so far."""
+    try:
+        with open(config['invalidations']) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+    return [r for r in rows if r['distribution'] == config['distribution']]
+
+
+def edge_throughput(config, paths):
+    """Anonymous pages through the edge (HTTPS to the CloudFront stand-in) and straight from the instance (its page
+    cache, as the load balancer would reach it), and how many of the edge's requests reached the load balancer."""
+    edge, origin = config['edge'], config['origin']
+    rows = []
+    for page, path in paths.items():
+        for target, site in (('edge', edge), ('origin', origin)):
+            fetch_ok(site, path)
+            wrk(site, path, 8, 2)  # warm-up: the edge's cache, the page cache, OPcache
+            for c in CONCURRENCY:
+                before = load_balancer_requests(config['load_balancer_socket'])
+                result = wrk(site, path, c, config['seconds'])
+                result['load_balancer_requests'] = load_balancer_requests(config['load_balancer_socket']) - before
+                rows.append(dict(target=target, page=page, path=path, concurrency=c, **result))
+                log(f'edge: anonymous {page} {target} c={c}: {result}')
+    return rows
+
+
+def publish_to_visible(config, cookies, post_id, path):
+    """EDITS edits of a post, each published through the edge (REST, as the block editor saves) while the post is
+    cached at the edge and in the page cache; each time, how long until an anonymous visitor sees it through the
+    edge and straight from the instance. The clock starts when the editor sends the update."""
+    edge, origin = config['edge'], config['origin']
+    before = len(invalidations(config))
+    edits = []
+    for i in range(EDITS):
+        for _ in range(2):
+            msg, _ = fetch_ok(edge, path)
+            fetch_ok(origin, path)
+        if msg.get('X-Cache') != 'Hit from cloudfront':
+            raise RuntimeError(f'{path} is not cached at the edge before edit {i}: X-Cache {msg.get("X-Cache")}')
+        title = f'Edge edit {i} {random.getrandbits(32):x}'
+        started = time.time()
+        rest(edge, cookies, 'POST', f'/wp/v2/posts/{post_id}', {'title': title}, pretty=True)
+        saved = time.time() - started
+        seen = {}
+        while len(seen) < 2 and time.time() - started < 60:
+            for name, site in (('edge', edge), ('instance', origin)):
+                if name not in seen and title in Client(site).get(path)[2]:
+                    seen[name] = round(time.time() - started, 2)
+            time.sleep(0.05)
+        edit = {'saved_s': round(saved, 2), 'edge_s': seen.get('edge'), 'instance_s': seen.get('instance')}
+        edit['everyone_s'] = max(edit['edge_s'], edit['instance_s']) if len(seen) == 2 else None
+        edits.append(edit)
+        log(f'edge: edit {i}: {edit}')
+    calls = invalidations(config)[before:]
+    everyone = [e['everyone_s'] for e in edits]
+    return {
+        'edits': edits,
+        'median_s': statistics.median(everyone) if None not in everyone else None,
+        'max_s': max(everyone) if None not in everyone else None,
+        'invalidation_calls': len(calls),
+        'invalidation_paths': sum(len(c['paths']) for c in calls),
+        'paths_of_one_call': calls[-1]['paths'] if calls else [],
+    }
+
+
+def measure_edge(config_file, out_file):
+    config = json.load(open(config_file))
+    edge = config['edge']
+    cookies = login(edge, config['admin'], config['password'])
+    add_content(edge, cookies, pretty=True)
+    paths = pages(edge)
+    log(f'edge: pages {paths}')
+    results = {
+        'anonymous': edge_throughput(config, paths),
+        'publish': publish_to_visible(config, cookies, 1, paths['post']),
+        'page_cache_seconds': config['page_cache_seconds'],
+    }
+    with open(out_file, 'w') as f:
+        json.dump(results, f, indent=2)
+
+
 # ---- the report ----
 
 def ratio(a, b):
@@ -491,8 +618,22 @@ def runs_by_key(rows):
     return {(r['target'], r['page'], r['concurrency']): r for r in rows}
 
 
-def report(web_file, synth_file, out_dir):
-    web, synth = json.load(open(web_file)), json.load(open(synth_file))
+def edge_summary(edge):
+    """The edge's runs with their ratio to the instance's, and the share of the edge's requests that reached the
+    load balancer."""
+    run = runs_by_key(edge['anonymous'])
+    ratios = [{'page': p, 'concurrency': c, 'ours_vs_origin': ratio(run[('edge', p, c)]['rps'], run[('origin', p, c)]['rps'])}
+              for (t, p, c) in run if t == 'edge']
+    through_edge = [r for r in edge['anonymous'] if r['target'] == 'edge']
+    requests = sum(r['requests'] for r in through_edge)
+    at_origin = sum(r['load_balancer_requests'] for r in through_edge)
+    return ratios, {'requests': requests, 'at_load_balancer': at_origin,
+                    'percent': round(100.0 * at_origin / requests, 3) if requests else None}
+
+
+def report(web_file, edge_file, synth_file, out_dir):
+    web, edge, synth = json.load(open(web_file)), json.load(open(edge_file)), json.load(open(synth_file))
+    edge_ratios, edge_origin = edge_summary(edge)
     rps = runs_by_key(web['anonymous'])
     ratios = []
     for page in ('home', 'post'):
@@ -514,9 +655,15 @@ def report(web_file, synth_file, out_dir):
         ('anonymous SELECTs answered by the replica, %', f'>= {TARGETS["anonymous_reads_on_replica"]}',
          web['offload_anonymous']['reader_percent'], lambda v: v is not None and v >= TARGETS['anonymous_reads_on_replica']),
         ('mixed workload: personal pages seen by someone else', '0', len(mixed['privacy_violations']), lambda v: v == 0),
-        ('mixed workload: oldest page served, s past its edit', f'<= {mixed["page_cache_seconds"]} + 5 (lifetime + one render)',
-         mixed['max_staleness_s'], lambda v: v <= mixed['page_cache_seconds'] + 5),
+        ('mixed workload: oldest page served, s past its edit (purged on publish)', f'<= {TARGETS["publish_to_visible_s"]}',
+         mixed['max_staleness_s'], lambda v: v <= TARGETS['publish_to_visible_s']),
         ('mixed workload: errors', '0', mixed['errors'], lambda v: v == 0),
+        ('behind the edge: publish to visible at the edge and on the instance, s (slowest of %d edits)' % len(edge['publish']['edits']),
+         f'<= {TARGETS["publish_to_visible_s"]}', edge['publish']['max_s'],
+         lambda v: v is not None and v <= TARGETS['publish_to_visible_s']),
+        ('behind the edge: anonymous requests that reached the load balancer, %', f'<= {TARGETS["edge_requests_at_origin"]}',
+         edge_origin['percent'], lambda v: v is not None and v <= TARGETS['edge_requests_at_origin']),
+        ('behind the edge: errors', '0', sum(r['errors'] for r in edge['anonymous']), lambda v: v == 0),
         ('boot to healthy, s', f'<= {TARGETS["boot_to_healthy_s"]}', boot_figures['to_healthy_s'], lambda v: v <= TARGETS['boot_to_healthy_s']),
         ('overload at 4x the pool: errors', '0', over['errors'], lambda v: v == 0),
         ('overload at 4x the pool: processes OOM-killed', '0', over['oom_kills'], lambda v: v == 0),
@@ -533,6 +680,7 @@ def report(web_file, synth_file, out_dir):
         'targets': targets, 'anonymous': web['anonymous'], 'anonymous_ratios': ratios,
         'logged_in': web['logged_in'], 'logged_in_ratios': logged_ratios,
         'offload_anonymous': web['offload_anonymous'], 'mixed': mixed, 'boot': boot_figures, 'overload': over,
+        'edge': dict(edge, ratios=edge_ratios, reached_load_balancer=edge_origin),
         'synthesis': synth['results'], 'page_cache_seconds': web['page_cache_seconds'], 'seconds_per_run': web['seconds_per_run'],
     }
     with open(os.path.join(out_dir, 'results.json'), 'w') as f:
@@ -549,10 +697,11 @@ def renders(mixed):
 
 
 def comparison(runs, ratios, targets):
-    """Header and rows of a table that sets the targets side by side: req/s, ours' ratios, p50 / p99."""
+    """Header and rows of a table that sets the targets side by side: req/s, the first target's ratios to the
+    others (ratios' ours_vs_OTHER), p50 / p99."""
     run = runs_by_key(runs)
-    others = [t for t in targets if t != 'ours']
-    header = (['page', 'concurrency'] + [f'{t} req/s' for t in targets] + [f'ours/{t}' for t in others] +
+    others = targets[1:]
+    header = (['page', 'concurrency'] + [f'{t} req/s' for t in targets] + [f'{targets[0]}/{t}' for t in others] +
               [f'{t} p50 / p99 ms' for t in targets])
     rows = [[q['page'], q['concurrency']] +
             [run[(t, q['page'], q['concurrency'])]['rps'] for t in targets] +
@@ -625,7 +774,32 @@ def markdown(r):
         f'{r["overload"]["sizing_assumes_mib"]} MiB ({r["overload"]["sizing_per_worker_mib"]} MiB per worker plus a reserve), '
         f'within the {r["overload"]["instance_memory_mib"]} MiB of an {r["overload"]["instance_type"]}.',
         '',
-        '## 6. Synthesis of the example site',
+        '## 6. Behind the edge (BenchEdgeSite: the same site behind CloudFront; the lab\'s stand-ins for both)',
+        '',
+        'One instance of the site behind the load balancer stand-in, which answers only the edge, and the CloudFront',
+        'stand-in (nginx generated by lab/edge.py from the template\'s distribution: its behaviours, cache keys and TTLs).',
+        'Edge: anonymous pages over HTTPS through the stand-in. Origin: the same pages straight from the instance, with',
+        'the headers the load balancer passes on from CloudFront. The stand-in runs on the same 2 CPUs: it shows what the',
+        'distribution\'s configuration does (hits served at the edge, the origin spared), not CloudFront\'s own speed or a',
+        'visitor\'s distance to its nearest edge location.',
+        '',
+        table(*comparison(r['edge']['anonymous'], r['edge']['ratios'], ('edge', 'origin'))),
+        f'Of {r["edge"]["reached_load_balancer"]["requests"]} anonymous requests through the edge, '
+        f'{r["edge"]["reached_load_balancer"]["at_load_balancer"]} reached the load balancer '
+        f'({r["edge"]["reached_load_balancer"]["percent"]}%). Errors: {sum(a["errors"] for a in r["edge"]["anonymous"])}.',
+        '',
+        f'**Publish to visible.** {len(r["edge"]["publish"]["edits"])} edits of a post, each saved through the edge (REST, as '
+        'the block editor saves) while the post was cached at the edge and in the instance\'s page cache (its lifetime '
+        f'{r["edge"]["page_cache_seconds"]} s); the clock starts when the editor sends the update:',
+        '',
+        table(['edit', 'saved, s', 'visible at the edge, s', 'visible on the instance, s', 'visible everywhere, s'],
+              [[i + 1, e['saved_s'], e['edge_s'], e['instance_s'], e['everyone_s']] for i, e in enumerate(r['edge']['publish']['edits'])]),
+        f'Median {r["edge"]["publish"]["median_s"]} s, slowest {r["edge"]["publish"]["max_s"]} s. The instances sent '
+        f'{r["edge"]["publish"]["invalidation_calls"]} CreateInvalidation calls with {r["edge"]["publish"]["invalidation_paths"]} '
+        f'paths in all (the last: {", ".join(r["edge"]["publish"]["paths_of_one_call"])}). The stand-in applies an '
+        'invalidation at once; CloudFront takes longer (see the README, "Purge on change").',
+        '',
+        '## 7. Synthesis of the example site',
         '',
         table(['language', 'what runs', 'median wall time', 'peak memory (process tree RSS)'],
               [[lang, f'`{s["command"]}`', f'{s["median_s"]} s ({s["runs"]} runs)', f'{s["peak_rss_mib"]} MiB'] for lang, s in r['synthesis'].items()]),
@@ -639,7 +813,9 @@ def markdown(r):
 if __name__ == '__main__':
     if len(sys.argv) == 4 and sys.argv[1] == 'measure':
         measure(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 5 and sys.argv[1] == 'report':
-        report(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 4 and sys.argv[1] == 'measure-edge':
+        measure_edge(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 6 and sys.argv[1] == 'report':
+        report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)

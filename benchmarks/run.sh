@@ -5,8 +5,11 @@
 # - ours: the user data of benchmarks/app.ts (Aurora with one reader, EFS, every default), unchanged;
 # - stock: Debian's wordpress package with its defaults (Apache with mod_php), configured only as far as
 #   Debian's README.Debian says, on the same database server (its own database, over TLS as ours).
-# Then benchmarks/bench.py measures (wrk for throughput) and writes benchmarks/results.json and
-# benchmarks/RESULTS.md; the synthesis figures come from benchmarks/consumer-synth.py.
+# Then benchmarks/bench.py measures (wrk for throughput). Last, with those two gone, it boots one instance of
+# BenchEdgeSite (the same site behind CloudFront) behind the load balancer stand-in, which answers only the edge,
+# and the CloudFront stand-in generated from that template's distribution (lab/edge.py), and measures anonymous
+# pages through the edge and the time from publishing an edit to every visitor seeing it. It writes
+# benchmarks/results.json and benchmarks/RESULTS.md; the synthesis figures come from benchmarks/consumer-synth.py.
 #
 # Root only, one lab per machine (it uses the lab's bridge and names). Run it with `npx projen bench`,
 # which builds the Python wheel first. BENCH_SECONDS sets the length of each wrk run (default 10).
@@ -18,6 +21,7 @@ cd "$ROOT/lab"
 
 OURS_IP=$LAB_SUBNET.31
 STOCK_IP=$LAB_SUBNET.32
+EDGE_ORIGIN_IP=$LAB_SUBNET.33
 STOCK_SITE=stock.lab
 WORK=$LAB_WORK/bench
 # The stock site calls itself for wp-cron, as WordPress does by default: its name must resolve.
@@ -35,10 +39,13 @@ site_synth benchmarks/app.ts
 site_teardown >/dev/null 2>&1 || true
 rm -rf "$LAB_EFS_DIR" "$LAB_WORK/render" && mkdir -p "$LAB_EFS_DIR"
 render BenchSite ours
+render BenchEdgeSite edge
 O=$LAB_WORK/render/ours
+E=$LAB_WORK/render/edge
 net_up
 standin_init
 add_secrets "$O"
+add_secrets "$E"
 standin_start
 truststore_start
 DB_PASSWORD=$(site_secret "$O" WP_DB_SECRET_ARN password)
@@ -125,9 +132,43 @@ json.dump({
 }, open(sys.argv[1], 'w'), indent=2)
 PY
 python3 "$ROOT/benchmarks/bench.py" measure "$WORK/config.json" "$WORK/web.json"
+
+# ---- Behind the edge: BenchEdgeSite on a fresh database and file system, alone on the machine ----
+inst_destroy ours; inst_destroy stock
+db_sql writer "DROP DATABASE wordpress; CREATE DATABASE wordpress;
+  ALTER USER 'wordpress'@'%' IDENTIFIED BY '$(site_secret "$E" WP_DB_SECRET_ARN password | sed "s/'/''/g")'"
+rm -rf "$LAB_EFS_DIR" && mkdir -p "$LAB_EFS_DIR"
+EDGE_HEALTH=$(stack_value "$E" healthCheckPath)
+LAB_LB_ONLY_FROM=$LAB_EDGE_IP haproxy_start "$EDGE_HEALTH" origin="$EDGE_ORIGIN_IP"
+standin_add_distribution "$DISTRIBUTION_ID" "$LAB_EDGE/cache"
+edge_start "$LAB_WORK/cdk.out/BenchEdgeSite.template.json" "$LAB_HOST_IP:80" "$SITE" "$SITE" || lab_die 'the edge stand-in did not start'
+inst_boot origin "$EDGE_ORIGIN_IP" "$E/user-data"
+origin_healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$EDGE_ORIGIN_IP$EDGE_HEALTH")" = 200 ]; }
+lab_wait 600 'the edge site to pass the health check' origin_healthy || lab_die 'the edge site never became healthy'
+inst_wait origin 300
+inst_exec origin systemctl stop scalable-wordpress-cron.timer
+EDGE_IP=$LAB_EDGE_IP CA_FILE=$LAB_PKI/ca.crt LB_SOCKET=$LAB_LB/admin.sock INVALIDATIONS=$LAB_AWS/invalidations.jsonl
+EDGE_ADMIN=$(site_secret "$E" WP_ADMIN_SECRET_ARN username) EDGE_ADMIN_PASSWORD=$(site_secret "$E" WP_ADMIN_SECRET_ARN password)
+EDGE_PAGE_CACHE_SECONDS=$(user_data_value "$E" WP_PAGE_CACHE_SECONDS)
+export EDGE_IP EDGE_ORIGIN_IP CA_FILE LB_SOCKET INVALIDATIONS DISTRIBUTION_ID EDGE_ADMIN EDGE_ADMIN_PASSWORD EDGE_PAGE_CACHE_SECONDS
+python3 - "$WORK/edge-config.json" <<'PY'
+import json, os, sys
+e = os.environ
+json.dump({
+    # Through the edge stand-in, over HTTPS as a visitor; the instance directly, with the headers the load balancer
+    # passes on from CloudFront (the scheme the visitor used), as for a request the edge forwarded.
+    'edge': {'ip': e['EDGE_IP'], 'host': e['SITE'], 'tls': True, 'cafile': e['CA_FILE'], 'headers': {}},
+    'origin': {'ip': e['EDGE_ORIGIN_IP'], 'host': e['SITE'],
+               'headers': {'X-Forwarded-Proto': 'http', 'CloudFront-Forwarded-Proto': 'https'}},
+    'admin': e['EDGE_ADMIN'], 'password': e['EDGE_ADMIN_PASSWORD'], 'page_cache_seconds': int(e['EDGE_PAGE_CACHE_SECONDS']),
+    'load_balancer_socket': e['LB_SOCKET'], 'invalidations': e['INVALIDATIONS'], 'distribution': e['DISTRIBUTION_ID'],
+    'seconds': int(e.get('BENCH_SECONDS', '10')),
+}, open(sys.argv[1], 'w'), indent=2)
+PY
+python3 "$ROOT/benchmarks/bench.py" measure-edge "$WORK/edge-config.json" "$WORK/edge.json"
 site_teardown
 trap - EXIT
 
 # Synthesis last, on a machine the lab no longer loads.
 RUNS=${RUNS:-3} python3 "$ROOT/benchmarks/consumer-synth.py" --languages typescript,python --json "$WORK/synth.json"
-python3 "$ROOT/benchmarks/bench.py" report "$WORK/web.json" "$WORK/synth.json" "$ROOT/benchmarks"
+python3 "$ROOT/benchmarks/bench.py" report "$WORK/web.json" "$WORK/edge.json" "$WORK/synth.json" "$ROOT/benchmarks"

@@ -4,7 +4,8 @@
 One process, two listeners:
   * IMDSv2 on 169.254.169.254:80 (the instance is identified by the request's source IP);
   * the VPC's DNS resolver on dns_listen (optional, UDP): NXDOMAIN for every name, at once;
-  * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): CloudFront CreateInvalidation (REST/XML, applied
+  * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): SES v2 SendEmail (REST/JSON, raw messages
+    kept in emails.jsonl), CloudFront CreateInvalidation (REST/XML, applied
     to the edge stand-in's cache: config "cloudfront": {"DISTRIBUTION_ID": "CACHE_DIR"}), Secrets Manager (JSON 1.1),
     CloudFormation SignalResource and DescribeStackResource (the registered stacks' resources, with their
     Metadata), EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
@@ -240,6 +241,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and urlsplit(self.path).path.startswith("/2020-05-31/distribution/"):
             self._info.update(service="cloudfront", action="CreateInvalidation")
             return self.cloudfront_invalidation(raw)
+        if self.command == "POST" and urlsplit(self.path).path == "/v2/email/outbound-emails":
+            self._info.update(service="ses", action="SendEmail")
+            return self.ses_send_email(json.loads(raw or b"{}"))
         if target:
             self._info.update(service=svc or target.split(".")[0], target=target)
             return self.json_api(target, json.loads(raw or b"{}"))
@@ -263,6 +267,31 @@ class Handler(BaseHTTPRequestHandler):
                             "</GetCallerIdentityResult>" % (arn, inst.get("instance_id", "lab"), acct),
                             meta=True)
         return self.query_error(svc, "InvalidAction", "The lab stand-in does not implement %s %s" % (svc, action))
+
+    def ses_send_email(self, req):
+        """SES v2 SendEmail (REST/JSON) with a raw message, as awscli v2 sends it: the message is kept, decoded, in
+        emails.jsonl (nothing is delivered). Like SES, it refuses a message without a From address or recipients."""
+        import base64
+        from email import message_from_bytes, policy
+        try:
+            data = base64.b64decode(req["Content"]["Raw"]["Data"])
+        except (KeyError, TypeError, ValueError):
+            return self.ses_error("BadRequestException", "The lab stand-in takes raw messages only")
+        message = message_from_bytes(data, policy=policy.default)
+        sender = req.get("FromEmailAddress") or message.get("From", "")
+        recipients = [a for h in ("To", "Cc", "Bcc") for a in message.get_all(h, [])]
+        if not sender or not recipients:
+            return self.ses_error("BadRequestException", "Missing From address or recipients")
+        body = message.get_body(preferencelist=("plain", "html"))
+        message_id = "0100lab-" + uuid.uuid4().hex
+        self.lab.append_jsonl("emails_file", "emails.jsonl", {
+            "id": message_id, "from": sender, "to": recipients, "subject": message.get("Subject", ""),
+            "body": body.get_content() if body else "", "ts": now_iso()})
+        return self.reply(200, json.dumps({"MessageId": message_id}), "application/json")
+
+    def ses_error(self, code, msg):
+        self._info["error"] = code
+        return self.reply(400, json.dumps({"message": msg}), "application/json", {"x-amzn-ErrorType": code})
 
     def cloudfront_invalidation(self, raw):
         """CreateInvalidation as awscli v2 sends it; the paths are applied to the edge stand-in's cache at once."""

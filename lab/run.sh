@@ -380,6 +380,32 @@ cron_skips_while_locked() {
 check 'wp-cron runs from one instance at a time: skipped while the fleet-wide lock is held' cron_skips_while_locked
 check 'wp-cron runs when the lock is free' cron_ran
 
+# Outbound email: a password reset asked for through the site reaches the SES stand-in, from the site's address, and
+# the link in it opens the form for a new password (WordPress checks the key before it shows the form).
+emails() { cat "$LAB_AWS/emails.jsonl" 2>/dev/null; }
+password_reset_mail() {
+  local before link jar=$LAB_WORK/reset-cookies
+  before=$(emails | wc -l)
+  local answer; answer=$(lb '/wp-login.php?action=lostpassword' --data-urlencode "user_login=$ADMIN_USER" -d 'wp-submit=Get+New+Password' \
+    -o "$LAB_WORK/reset-answer.html" -w '%{http_code}')
+  [ "$answer" = 302 ] || { echo "WordPress did not accept the reset request: HTTP $answer:" \
+    "$(sed -n '/login_error/,/<\/div>/p' "$LAB_WORK/reset-answer.html" | sed 's/<[^>]*>//g' | tr -s ' \n' ' ' | head -c 300)"; return 1; }
+  _mail_arrived() { [ "$(emails | wc -l)" -gt "$before" ]; }
+  lab_wait 30 'the reset mail at the SES stand-in' _mail_arrived || { echo 'no mail reached SES'; return 1; }
+  link=$(emails | tail -n 1 | python3 -c '
+import json, re, sys
+mail, want = json.load(sys.stdin), sys.argv[1:]
+assert mail["from"].endswith("<wordpress@lab.test>") or mail["from"] == "wordpress@lab.test", "from " + mail["from"]
+assert want[0] in ",".join(mail["to"]), "to %s, not %s" % (mail["to"], want[0])
+assert "Password Reset" in mail["subject"], "subject " + mail["subject"]
+print(re.search(r"http://\S+/wp-login\.php\?\S*action=rp\S*", mail["body"]).group(0))' "$(site_secret "$A" WP_ADMIN_SECRET_ARN email)") ||
+    { echo "the mail is not the reset mail: $(emails | tail -n 1 | head -c 400)"; return 1; }
+  rm -f "$jar"
+  test "$(status lb "${link#"http://$SITE"}" -c "$jar")" = 302 || { echo "the link $link did not lead to the form"; return 1; }
+  contains "$(lb '/wp-login.php?action=rp' -b "$jar")" 'id="resetpassform"' || { echo "the link $link was refused (invalid key?)"; return 1; }
+}
+check 'email: a password reset mail reaches SES from the site address, and its link opens the new-password form' password_reset_mail
+
 before=$(sha <"$(inst_root b)/etc/wordpress/config-default.php")
 
 # ---- The database's certificate: the boot, WordPress, db.php and install.php verify it ----

@@ -111,6 +111,8 @@ export interface BoundEdge {
   readonly certificate?: acm.ICertificate;
   readonly distribution?: cloudfront.Distribution;
   readonly firewall?: WordPressFirewall;
+  /** The Route 53 health check of the site's domain, when it has one. */
+  readonly healthCheck?: route53.CfnHealthCheck;
 }
 
 class LoadBalancerEdge extends WordPressEdge {
@@ -135,8 +137,9 @@ class LoadBalancerEdge extends WordPressEdge {
         open: true,
       });
       loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
-      createDns(dns, context, route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(loadBalancer)), context.dualStack);
-      return { kind: 'load-balancer', url: `https://${domainName}`, loadBalancer, listener, targetGroup, certificate };
+      const healthCheck = createDns(dns, context, route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(loadBalancer)),
+        context.dualStack);
+      return { kind: 'load-balancer', url: `https://${domainName}`, loadBalancer, listener, targetGroup, certificate, healthCheck };
     }
     Annotations.of(site).addWarningV2('cdk-scalable-wordpress:noHttps',
       'No domainName: the site is served over plain HTTP on the load balancer\'s DNS name, and logins travel unencrypted. ' +
@@ -237,6 +240,8 @@ class CloudFrontEdge extends WordPressEdge {
       minimumProtocolVersion: certificate ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
+      // The cache hit rate and origin latency on the site's dashboard (extra CloudWatch metrics, at their price).
+      publishAdditionalMetrics: true,
       priceClass: this.options.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_ALL,
       webAclId: firewall.webAclArn,
     });
@@ -249,11 +254,11 @@ class CloudFrontEdge extends WordPressEdge {
         'without a domain the distribution serves on its *.cloudfront.net name, whose certificate CloudFront manages and whose minimum TLS version cannot be set');
     }
 
-    if (context.domainName && context.domainZone) {
-      createDns(new Construct(site, 'DNS'), context, route53.RecordTarget.fromAlias(new route53targets.CloudFrontTarget(distribution)), true);
-    }
+    const healthCheck = context.domainName && context.domainZone
+      ? createDns(new Construct(site, 'DNS'), context, route53.RecordTarget.fromAlias(new route53targets.CloudFrontTarget(distribution)), true)
+      : undefined;
     const url = context.domainName ? `https://${context.domainName}` : `https://${distribution.distributionDomainName}`;
-    return { kind: 'cloudfront', url, loadBalancer, listener, targetGroup, certificate, distribution, firewall };
+    return { kind: 'cloudfront', url, loadBalancer, listener, targetGroup, certificate, distribution, firewall, healthCheck };
   }
 
   /** The distribution's certificate, which CloudFront takes from us-east-1 only. */
@@ -392,14 +397,14 @@ function createTargetGroup(site: Construct, context: EdgeContext) {
  * what visitors reach, through the edge if there is one (the load balancer behind CloudFront is internal,
  * so a check at the origin could not reach it).
  */
-function createDns(scope: Construct, context: EdgeContext, target: route53.RecordTarget, ipv6: boolean) {
+function createDns(scope: Construct, context: EdgeContext, target: route53.RecordTarget, ipv6: boolean): route53.CfnHealthCheck {
   const zone = context.domainZone!;
   const recordName = context.domainName!;
   new route53.ARecord(scope, 'Alias', { zone, recordName, target });
   if (ipv6) {
     new route53.AaaaRecord(scope, 'AliasIpv6', { zone, recordName, target });
   }
-  new route53.CfnHealthCheck(scope, 'HealthCheck', {
+  return new route53.CfnHealthCheck(scope, 'HealthCheck', {
     healthCheckConfig: {
       type: 'HTTPS',
       fullyQualifiedDomainName: recordName,

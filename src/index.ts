@@ -3,3 +3,4 @@ export * from './database';
 export * from './media';
 export * from './edge';
 export * from './firewall';
+export * from './backup';

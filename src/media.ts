@@ -25,9 +25,10 @@ export interface EfsMediaOptions {
   readonly lifecyclePolicy?: efs.LifecyclePolicy;
 
   /**
-   * Whether AWS Backup's default daily plan backs the file system up.
+   * Whether AWS Backup's default daily plan backs the file system up, besides the site's own plan.
    *
-   * @default true
+   * @default - false when the site's backup plan covers the file system (`WordPressBackup.daily()`, the default);
+   * true with `WordPressBackup.none()`
    */
   readonly automaticBackups?: boolean;
 }
@@ -102,6 +103,8 @@ export interface MediaContext {
   readonly attachers: IConstruct[];
   /** `undefined` means the default: retain. */
   readonly removalPolicy?: RemovalPolicy;
+  /** Whether the site's own backup plan covers the media. */
+  readonly backedUp: boolean;
 }
 
 /**
@@ -136,7 +139,6 @@ class EfsMedia extends WordPressMedia {
       throughputMode: this.options.throughputMode ?? efs.ThroughputMode.ELASTIC,
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
       lifecyclePolicy: this.options.lifecyclePolicy ?? efs.LifecyclePolicy.AFTER_30_DAYS,
-      enableAutomaticBackups: this.options.automaticBackups ?? true,
       removalPolicy: efsRemovalPolicy(context.removalPolicy),
       // Instances mount over NFS through a TLS tunnel (stunnel), without amazon-efs-utils, so they
       // cannot sign with IAM. Access is by security group; the policy below refuses plain-text NFS.
@@ -159,6 +161,10 @@ class EfsMedia extends WordPressMedia {
         ],
       }),
     });
+    // Written either way: left out, CloudFormation would keep what an earlier version of the site set.
+    (fileSystem.node.defaultChild as efs.CfnFileSystem).backupPolicy = {
+      status: this.options.automaticBackups ?? !context.backedUp ? 'ENABLED' : 'DISABLED',
+    };
     return { kind: 'efs', fileSystem, connections: fileSystem.connections, available: fileSystem.mountTargetsAvailable };
   }
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'crypto';
 import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as backup from 'aws-cdk-lib/aws-backup';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -12,12 +14,17 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { WordPressBackup } from './backup';
 import { BOOT_METADATA_KEY, bootArchive, bootCommands } from './boot/user-data';
 import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressEdge } from './edge';
+import { createEmail } from './email';
 import { WordPressFirewall } from './firewall';
 import { WordPressMedia } from './media';
+import { Monitoring } from './monitoring';
 import { acknowledge } from './private/nag';
 import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
 import {
@@ -194,6 +201,39 @@ export interface ScalableWordPressProps {
   readonly accessLogBucket?: s3.IBucket;
 
   /**
+   * The address WordPress sends its mail from (password resets, new users, comment notices), through Amazon
+   * SES with the instances' role. With `domainZone`, the construct verifies the zone's domain in SES (Easy DKIM
+   * records in the zone), so any address in it works. Without a zone, pass an address of an identity you
+   * verified in SES yourself. A new SES account is in the sandbox: see the README ("Email").
+   *
+   * @default - `wordpress@` the zone's domain with `domainZone`; without one, WordPress sends no mail (a synth-time warning says so)
+   */
+  readonly emailFrom?: string;
+
+  /**
+   * The site's backups in AWS Backup: the database and the media, every day, in a vault of the site's own.
+   *
+   * @default WordPressBackup.daily(), kept 35 days
+   */
+  readonly backup?: WordPressBackup;
+
+  /**
+   * An email address that the site's alarms notify, through an SNS topic the construct makes (AWS first mails
+   * a confirmation link to the address). The README lists each alarm and what to do when it fires.
+   *
+   * @default - no address; the alarms notify `alarmTopic` if given, else nobody (a synth-time info message says so)
+   */
+  readonly alarmEmail?: string;
+
+  /**
+   * An SNS topic that the site's alarms notify, when they go into alarm and when they recover: for example
+   * one that pages the team on call. Its key, if it is encrypted, must let CloudWatch use it.
+   *
+   * @default - a topic for `alarmEmail` when that is given
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
    * What happens to the database, media, secrets and logs when they leave the stack.
    * `RemovalPolicy.DESTROY` also turns off the database's deletion protection: use it for test stacks.
    *
@@ -264,11 +304,24 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly distribution?: cloudfront.IDistribution;
   /** The firewall in front of the distribution, with `WordPressEdge.cloudFront()`. Its `webAcl` is the AWS WAF web ACL. */
   public readonly firewall?: WordPressFirewall;
+  /** The site's CloudWatch dashboard: traffic, errors, latency, instances, database, media and edge at a glance. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The site's alarms (see the README, "Alarms"). */
+  public readonly alarms: cloudwatch.Alarm[];
+  /** The topic the alarms notify, if any. */
+  public readonly alarmTopic?: sns.ITopic;
+  /** The SES identity of the site's domain (with Easy DKIM records in its zone), when the site has a zone. */
+  public readonly emailIdentity?: ses.EmailIdentity;
+  /** The AWS Backup plan of the database and media, unless `WordPressBackup.none()`. */
+  public readonly backupPlan?: backup.BackupPlan;
+  /** The vault the backups are kept in, unless `WordPressBackup.none()`. */
+  public readonly backupVault?: backup.BackupVault;
 
   constructor(scope: Construct, id: string, props: ScalableWordPressProps = {}) {
     super(scope, id);
     const media = props.media ?? WordPressMedia.efs();
     const database = props.database ?? WordPressDatabase.rdsMultiAz();
+    const siteBackup = props.backup ?? WordPressBackup.daily();
     const capacity = validateCapacity(props.minCapacity, props.maxCapacity, media._singleInstance);
     const domainName = props.domainName === undefined ? undefined : normalizeDomainName(props.domainName);
     validateDomain(domainName, props.domainZone, props.certificate !== undefined);
@@ -348,6 +401,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       role,
       attachers: [this.autoScalingGroup],
       removalPolicy: props.removalPolicy,
+      backedUp: siteBackup._coversSite,
     });
     storage.connections?.allowDefaultPortFrom(this.connections, 'WordPress instances');
     if (storage.available) {
@@ -391,6 +445,41 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     // The instances purge the edge when content changes: invalidations of this distribution, and nothing else.
     edge.distribution?.grantCreateInvalidation(role);
 
+    // Outbound email through SES.
+    const email = createEmail(this, { domainZone: props.domainZone, emailFrom: props.emailFrom, role });
+    this.emailIdentity = email.identity;
+
+    // Operations: backups, the dashboard and the alarms.
+    const backups = siteBackup._bind(new Construct(this, 'Backup'), {
+      resources: [
+        db.cluster ? backup.BackupResource.fromRdsDatabaseCluster(db.cluster) : backup.BackupResource.fromRdsDatabaseInstance(db.instance!),
+        ...(storage.fileSystem ? [backup.BackupResource.fromEfsFileSystem(storage.fileSystem)] : []),
+        ...(storage.volume ? [backup.BackupResource.fromArn(Stack.of(this).formatArn({
+          service: 'ec2', resource: 'volume', resourceName: storage.volume.volumeId,
+        }))] : []),
+      ],
+      removalPolicy: props.removalPolicy,
+    });
+    this.backupPlan = backups.plan;
+    this.backupVault = backups.vault;
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      loadBalancer: edge.loadBalancer,
+      targetGroup: edge.targetGroup,
+      autoScalingGroup: this.autoScalingGroup,
+      databaseInstance: db.instance,
+      databaseCluster: db.cluster,
+      databaseReaders: (db.cluster?.instanceIdentifiers.length ?? 0) > 1,
+      fileSystem: storage.fileSystem,
+      distribution: edge.distribution,
+      healthCheck: edge.healthCheck,
+      alarmEmail: props.alarmEmail,
+      alarmTopic: props.alarmTopic,
+      removalPolicy: props.removalPolicy,
+    });
+    this.dashboard = monitoring.dashboard;
+    this.alarms = monitoring.alarms;
+    this.alarmTopic = monitoring.alarmTopic;
+
     const stack = Stack.of(this);
     // The boot files ride in the launch template's metadata (see bootCommands).
     const launchTemplate = this.node.findChild('LaunchTemplate') as ec2.LaunchTemplate;
@@ -423,6 +512,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       edge: edge.kind,
       distributionId: edge.distribution?.distributionId,
       cookieHash,
+      mailFrom: email.fromAddress,
     }));
 
     if (capacity.max > capacity.min) {

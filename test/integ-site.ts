@@ -33,6 +33,7 @@ export function integSite(
   });
   assertServesWordPress(integ, site);
   assertInstancesInService(integ, site, Number((site.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup).minSize));
+  assertOperable(integ, site);
   return { app, stack, site, integ };
 }
 
@@ -47,6 +48,22 @@ function assertServesWordPress(integ: IntegTest, site: ScalableWordPress) {
   // site.url carries the scheme the stack promises: https:// with a domain, http:// without.
   integ.assertions.httpApiCall(`${site.url}/wp-login.php`)
     .expect(ExpectedResult.objectLike({ status: 200, body: Match.stringLikeRegexp('user_login') }))
+    .waitForAssertions(PATIENCE);
+}
+
+/**
+ * The backup plan exists with its daily rule, and, once the site serves, every alarm has evaluated to OK (a
+ * fresh alarm is INSUFFICIENT_DATA until its first periods pass; missing data counts as not breaching).
+ */
+function assertOperable(integ: IntegTest, site: ScalableWordPress) {
+  if (site.backupPlan) {
+    integ.assertions.awsApiCall('Backup', 'getBackupPlan', { BackupPlanId: site.backupPlan.backupPlanId })
+      .expect(ExpectedResult.objectLike({ BackupPlan: { Rules: [Match.objectLike({ RuleName: 'Daily', Lifecycle: { DeleteAfterDays: 35 } })] } }));
+  }
+  integ.assertions.awsApiCall('CloudWatch', 'describeAlarms', { AlarmNames: site.alarms.map((alarm) => alarm.alarmName) })
+    .expect(ExpectedResult.objectLike({
+      MetricAlarms: site.alarms.map(() => Match.objectLike({ StateValue: 'OK' })),
+    }))
     .waitForAssertions(PATIENCE);
 }
 

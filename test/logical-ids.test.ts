@@ -10,14 +10,21 @@ const STATEFUL = [
   'AWS::EFS::FileSystem',
   'AWS::EC2::Volume',
   'AWS::SecretsManager::Secret',
+  'AWS::Backup::BackupVault',
 ];
 
 function statefulIds(template: ReturnType<typeof synth>['template']): string[] {
   return Object.entries<any>(template.toJSON().Resources)
-    .filter(([, resource]) => STATEFUL.includes(resource.Type))
+    .filter(([id, resource]) => STATEFUL.includes(resource.Type) || (resource.Type === 'AWS::KMS::Key' && id.startsWith('SiteBackup')))
     .map(([id, resource]) => `${resource.Type} ${id}`)
     .sort();
 }
+
+// The vault holds the recovery points; its key decrypts them: replacing either loses the backups.
+const BACKUPS = [
+  'AWS::Backup::BackupVault SiteBackupVaultE8F96337',
+  'AWS::KMS::Key SiteBackupKey402C47E0',
+];
 
 const SECRETS = [
   'AWS::SecretsManager::Secret SiteDatabaseSecret3846D5CA',
@@ -32,6 +39,7 @@ describe('logical IDs of stateful resources never change', () => {
       'AWS::EFS::FileSystem SiteMediaFileSystemB6859CE0',
       'AWS::RDS::DBInstance SiteDatabaseInstance94D92DB9',
       ...SECRETS,
+      ...BACKUPS,
     ].sort());
   });
 
@@ -44,6 +52,7 @@ describe('logical IDs of stateful resources never change', () => {
       'AWS::RDS::DBInstance SiteDatabaseClusterReader2074E8445',
       'AWS::RDS::DBInstance SiteDatabaseClusterWriter24F7733F',
       ...SECRETS,
+      ...BACKUPS,
     ].sort());
   });
 

@@ -202,6 +202,12 @@ chown www-data:www-data "$WP_CONTENT" "$WP_CONTENT/plugins" "$WP_CONTENT/themes"
 # The purge mu-plugin records what changed (purge.php; its service below purges the caches).
 install -d -o www-data -g www-data "$WP_CONTENT/mu-plugins"
 install -m 0644 "$HERE/purge.php" "$WP_CONTENT/mu-plugins/scalable-wordpress-purge.php"
+# The mail mu-plugin hands WordPress's mail to SES (mail.php; its service below sends it), when the site has an address.
+if [ -n "$WP_MAIL_FROM" ]; then
+  install -m 0644 "$HERE/mail.php" "$WP_CONTENT/mu-plugins/scalable-wordpress-mail.php"
+else
+  rm -f "$WP_CONTENT/mu-plugins/scalable-wordpress-mail.php"
+fi
 if [ "$WP_DB_ENGINE" = aurora-mysql ]; then
   install -m 0644 "$HERE/db.php" "$WP_CONTENT/db.php"
 else
@@ -219,7 +225,7 @@ admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
 at "verifying the database's TLS certificate"
 # Before anything uses the database: its certificate must chain to a trusted CA (the RDS bundle above) and
 # name the endpoint. A failure names the host and the TLS reason here, not as a broken site later.
-export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT WP_COOKIE_HASH
+export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT WP_COOKIE_HASH WP_MAIL_FROM
 printf '%s' "$db_secret" | php "$HERE/verify-db-tls.php"
 
 at 'writing the WordPress configuration'
@@ -310,6 +316,26 @@ EOF
 systemctl daemon-reload
 systemctl enable scalable-wordpress-purge.service
 systemctl restart scalable-wordpress-purge.service
+
+if [ -n "$WP_MAIL_FROM" ]; then
+  at 'sending mail through Amazon SES'
+  install -d -m 0700 -o www-data -g www-data /var/spool/scalable-wordpress-mail
+  cat > /etc/systemd/system/scalable-wordpress-mail.service <<EOF
+[Unit]
+Description=Send WordPress's mail through Amazon SES
+[Service]
+User=www-data
+Environment=WP_MAIL_FROM=$WP_MAIL_FROM AWS_DEFAULT_REGION=$WP_REGION
+ExecStart=/usr/bin/php $HERE/mail.php serve
+Restart=always
+RestartSec=5
+[Install]
+WantedBy=multi-user.target
+EOF
+  systemctl daemon-reload
+  systemctl enable scalable-wordpress-mail.service
+  systemctl restart scalable-wordpress-mail.service
+fi
 
 at 'checking that WordPress serves'
 host=$(php -r 'echo parse_url(getenv("WP_SITE_URL"), PHP_URL_HOST);')

@@ -69,6 +69,10 @@ $config .= $define('WP_CONTENT_DIR', env('WP_CONTENT'));
 $config .= $define('WP_CONTENT_URL', env('WP_SITE_URL') . '/wp-content');
 // The suffix of WordPress's cookie names, fixed by the stack: CloudFront's cache key names the personal cookies.
 $config .= $define('COOKIEHASH', env('WP_COOKIE_HASH'));
+if ((getenv('WP_MAIL_FROM') ?: '') !== '') {
+    // Read by the mail mu-plugin, which sends WordPress's mail through SES from this address.
+    $config .= $define('SCALABLE_WP_MAIL_FROM', env('WP_MAIL_FROM'));
+}
 $config .= <<<'PHP'
 // wp-cron runs from a systemd timer under a fleet-wide lock, not on page views.
 define('DISABLE_WP_CRON', true);

@@ -55,6 +55,8 @@ export interface BootInputs {
   readonly distributionId?: string;
   /** WordPress's COOKIEHASH: fixed, because the edge's cache key names the cookies. */
   readonly cookieHash: string;
+  /** The address WordPress sends its mail from through SES; empty when the site sends no mail. */
+  readonly mailFrom?: string;
 }
 
 /**
@@ -91,6 +93,7 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_EDGE: inputs.edge,
     WP_DISTRIBUTION_ID: inputs.distributionId ?? '',
     WP_COOKIE_HASH: inputs.cookieHash,
+    WP_MAIL_FROM: inputs.mailFrom ?? '',
   };
   const envLines = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
 

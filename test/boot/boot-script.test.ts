@@ -217,3 +217,45 @@ describe('a failed boot', () => {
     expect(console.match(/FAILED/g)).toHaveLength(1);
   });
 });
+
+describe('the configuration', () => {
+  function writeConfig(extra: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
+    try {
+      const target = path.join(dir, 'config.php');
+      execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
+        input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
+        env: {
+          ...process.env,
+          WP_DB_NAME: 'wordpress',
+          WP_DB_WRITER_HOST: 'writer.example',
+          WP_DB_PORT: '3306',
+          WP_DB_ENGINE: 'mysql',
+          WP_SITE_URL: 'https://example.com',
+          WP_CONTENT: '/wp-content',
+          WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef',
+          ...extra,
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      return fs.readFileSync(target, 'utf8');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('names the address WordPress sends mail from, when the site has one', () => {
+    expect(writeConfig({ WP_MAIL_FROM: 'wordpress@example.com' })).toContain("define('SCALABLE_WP_MAIL_FROM', 'wordpress@example.com');");
+    expect(writeConfig({ WP_MAIL_FROM: '' })).not.toContain('SCALABLE_WP_MAIL_FROM');
+  });
+
+  test('boot.sh exports every variable write-config.php reads (site.env is sourced, not exported)', () => {
+    const read = [...fs.readFileSync(path.join(ASSETS, 'write-config.php'), 'utf8').matchAll(/(?:env|getenv)\('(WP_[A-Z_]+)'/g)].map((m) => m[1]);
+    const exportLine = commandLines(BOOT).find((line) => /^export WP_/.test(line.trim()))!;
+    const exported = exportLine.trim().split(/\s+/).slice(1);
+    expect(read.length).toBeGreaterThan(5);
+    for (const name of new Set(read)) {
+      expect([name, exported.includes(name)]).toEqual([name, true]);
+    }
+  });
+});

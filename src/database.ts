@@ -1,5 +1,6 @@
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -189,12 +190,23 @@ export interface DatabaseContext {
   readonly subnets: ec2.SelectedSubnets;
   /** `undefined` means the default: snapshot on delete and deletion protection on. */
   readonly removalPolicy?: RemovalPolicy;
+  /** The key that encrypts the site's secrets, the database credentials among them. */
+  readonly secretsKey?: kms.IKey;
 }
 
 /**
  * The database once created.
  * @internal
  */
+/**
+ * Enhanced Monitoring every minute (the OS metrics, in CloudWatch Logs' RDSOSMetrics group: billed as log
+ * ingestion past the free tier) and Performance Insights with its free 7 days of history.
+ */
+const INSIGHTS = {
+  monitoringInterval: Duration.minutes(1),
+  enablePerformanceInsights: true,
+};
+
 export interface BoundDatabase {
   readonly engine: 'mysql' | 'aurora-mysql';
   /** The schema WordPress uses. */
@@ -244,6 +256,7 @@ class RdsMultiAzDatabase extends WordPressDatabase {
       deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: ['error', 'slowquery'],
+      ...INSIGHTS,
       autoMinorVersionUpgrade: true,
       copyTagsToSnapshot: true,
     });
@@ -305,12 +318,15 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       const id = `Reader${i + 1}`;
       const availabilityZone = azs[(i + 1) % azs.length];
       return o.readerType === AuroraReaderType.SERVERLESS_V2
-        ? rds.ClusterInstance.serverlessV2(id, { availabilityZone, scaleWithWriter: i === 0, autoMinorVersionUpgrade: true })
+        ? rds.ClusterInstance.serverlessV2(id, {
+          availabilityZone, scaleWithWriter: i === 0, autoMinorVersionUpgrade: true, enablePerformanceInsights: true,
+        })
         : rds.ClusterInstance.provisioned(id, {
           availabilityZone,
           instanceType: o.readerInstanceType ?? writerType,
           promotionTier: 1,
           autoMinorVersionUpgrade: true,
+          enablePerformanceInsights: true,
         });
     });
     const secret = createSecret(scope, context);
@@ -320,6 +336,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
         instanceType: writerType,
         availabilityZone: azs[0],
         autoMinorVersionUpgrade: true,
+        enablePerformanceInsights: true,
       }),
       readers: readerInstances,
       serverlessV2MinCapacity: o.readerType === AuroraReaderType.SERVERLESS_V2 ? o.serverlessV2MinCapacity ?? 0.5 : undefined,
@@ -339,6 +356,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: ['error', 'slowquery'],
+      ...INSIGHTS,
       copyTagsToSnapshot: true,
     });
     acknowledgeCommon(cluster);
@@ -411,7 +429,7 @@ function namesOf(azs: string[]): string {
 }
 
 function createSecret(scope: Construct, context: DatabaseContext): secretsmanager.ISecret {
-  const secret = new rds.DatabaseSecret(scope, 'Secret', { username: DB_USERNAME });
+  const secret = new rds.DatabaseSecret(scope, 'Secret', { username: DB_USERNAME, encryptionKey: context.secretsKey });
   // The secret outlives the database by default: a snapshot is useless without its password.
   secret.applyRemovalPolicy(context.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
   acknowledge(secret, 'AwsSolutions-SMG4',
@@ -422,4 +440,6 @@ function createSecret(scope: Construct, context: DatabaseContext): secretsmanage
 function acknowledgeCommon(db: Construct) {
   acknowledge(db, 'AwsSolutions-RDS11',
     'MySQL listens on its standard port: WordPress and its tooling expect 3306, and only the web tier security group may connect');
+  acknowledge(db, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+    'Enhanced Monitoring\'s role uses the managed policy RDS documents for it: it only writes the OS metrics to the RDSOSMetrics log group');
 }

@@ -1,10 +1,11 @@
-import { Annotations, Arn, ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -91,6 +92,10 @@ export interface EdgeContext {
   readonly domainZone?: route53.IHostedZone;
   readonly certificate?: acm.ICertificate;
   readonly accessLogBucket?: s3.IBucket;
+  /** Whether the load balancer writes access logs (to `accessLogBucket`, or a bucket made here). */
+  readonly accessLogs: boolean;
+  /** `DESTROY` turns off the load balancer's deletion protection, as it does the database's. */
+  readonly removalPolicy?: RemovalPolicy;
   /** How long anonymous pages are cached; 0 turns caching of pages off. */
   readonly pageCacheSeconds: number;
   /** WordPress's COOKIEHASH: the suffix of its cookie names, which the edge's cache key names. */
@@ -364,14 +369,52 @@ function createLoadBalancer(site: Construct, context: EdgeContext, internetFacin
     vpcSubnets: { subnets: subnets.subnets },
     ipAddressType: context.dualStack && internetFacing ? elbv2.IpAddressType.DUAL_STACK : elbv2.IpAddressType.IPV4,
     dropInvalidHeaderFields: true,
+    deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
   });
-  if (context.accessLogBucket) {
-    loadBalancer.logAccessLogs(context.accessLogBucket);
+  if (context.accessLogs) {
+    logAccessLogs(loadBalancer, context.accessLogBucket ?? createAccessLogBucket(site, context.removalPolicy));
   } else {
-    acknowledge(loadBalancer, 'AwsSolutions-ELB2',
-      'access logs are opt-in through the accessLogBucket prop: their bucket and its retention are the owner\'s choice');
+    acknowledge(loadBalancer, 'AwsSolutions-ELB2', 'the owner turned access logs off (accessLogs: false)');
   }
   return loadBalancer;
+}
+
+/** Access logs are kept 90 days: long enough to look into an incident, short enough to hold little personal data. */
+function createAccessLogBucket(site: Construct, removalPolicy?: RemovalPolicy): s3.Bucket {
+  const destroy = removalPolicy === RemovalPolicy.DESTROY;
+  const bucket = new s3.Bucket(site, 'AccessLogs', {
+    // Load balancers write access logs only to buckets encrypted with S3-managed keys (SSE-S3), not KMS.
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    versioned: true,
+    lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
+    removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    autoDeleteObjects: destroy,
+  });
+  acknowledge(bucket, 'AwsSolutions-S1',
+    'this bucket holds the load balancer\'s access logs; logging the access to it would need yet another bucket');
+  return bucket;
+}
+
+/**
+ * Turns the load balancer's access logs on, into BUCKET. Unlike `ApplicationLoadBalancer.logAccessLogs()`, this
+ * works in a stack without a region: the bucket policy names the log delivery service principal, which Elastic
+ * Load Balancing documents for every Region ("Enable access logs for your Application Load Balancer": the
+ * legacy per-Region account principals still work where they exist, but AWS recommends the service principal).
+ */
+function logAccessLogs(loadBalancer: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket) {
+  loadBalancer.setAttribute('access_logs.s3.enabled', 'true');
+  loadBalancer.setAttribute('access_logs.s3.bucket', bucket.bucketName);
+  const added = bucket.addToResourcePolicy(new iam.PolicyStatement({
+    actions: ['s3:PutObject'],
+    principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
+    resources: [bucket.arnForObjects(`AWSLogs/${Aws.ACCOUNT_ID}/*`)],
+  }));
+  // The load balancer checks that it may write when the attribute is set: the policy must exist first.
+  if (added.policyDependable) {
+    loadBalancer.node.addDependency(added.policyDependable);
+  }
 }
 
 function createTargetGroup(site: Construct, context: EdgeContext) {

@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -39,15 +39,13 @@ export interface MonitoringProps {
 export class Monitoring extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
-  public readonly alarmTopic?: sns.ITopic;
+  public readonly alarmTopic: sns.ITopic;
 
   constructor(scope: Construct, id: string, private readonly props: MonitoringProps) {
     super(scope, id);
-    this.alarmTopic = props.alarmTopic ?? (props.alarmEmail ? this.createTopic(props.alarmEmail) : undefined);
-    if (!this.alarmTopic) {
-      Annotations.of(scope).addInfo(
-        'The site\'s alarms notify nobody: pass alarmEmail (a topic is made for it) or alarmTopic, so that someone hears when the site breaks.');
-    }
+    // Without alarmEmail the topic has no subscriber until the owner adds one (site.alarmTopic): the README says so,
+    // and synthesis stays quiet, since a new site has nobody to page yet.
+    this.alarmTopic = props.alarmTopic ?? this.createTopic(props.alarmEmail);
 
     const lb = props.loadBalancer.metrics;
     const tg = props.targetGroup.metrics;
@@ -155,24 +153,20 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `${description}. What to do: the README of cdk-scalable-wordpress, "Alarms", ${id}.`,
     });
-    if (this.alarmTopic) {
-      alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
-      alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
-    }
+    alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+    alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
     this.alarms.push(alarm);
     return alarm;
   }
 
   /**
-   * Route 53 publishes health check metrics in us-east-1 only, and an alarm watches metrics of its own Region:
-   * the alarm exists when the site's stack is in us-east-1 (as a CloudFront site's is).
+   * Route 53 publishes health check metrics in us-east-1 only ("Route 53 metrics are not available if you select
+   * any other region", Route 53 Developer Guide, "Monitoring health checks using CloudWatch"), and an alarm watches
+   * metrics of its own Region: the alarm exists when the site's stack is in us-east-1 (as a CloudFront site's is).
+   * Elsewhere the README says so; the load balancer's alarms still fire.
    */
   private healthCheckAlarm(healthCheck: route53.CfnHealthCheck) {
-    const region = Stack.of(this).region;
-    if (region !== 'us-east-1') {
-      Annotations.of(this.node.scope!).addInfo(
-        `The Route 53 health check is not alarmed: Route 53 publishes its metrics in us-east-1 only, and this stack is in ${Token.isUnresolved(region) ? 'an unknown Region' : region}. ` +
-        'The load balancer\'s alarms (ServerErrors, UnhealthyInstances) still fire; alarm on the health check from a stack in us-east-1 if you need it.');
+    if (Stack.of(this).region !== 'us-east-1') {
       return;
     }
     const status = new cloudwatch.Metric({
@@ -243,8 +237,8 @@ export class Monitoring extends Construct {
     };
   }
 
-  /** An encrypted topic for the alarms, with the email address subscribed (AWS sends a confirmation mail first). */
-  private createTopic(email: string): sns.ITopic {
+  /** An encrypted topic for the alarms, with the email address subscribed if any (AWS sends a confirmation mail first). */
+  private createTopic(email?: string): sns.ITopic {
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: `Encrypts the alarm notifications of ${this.node.scope!.node.path}`,
       enableKeyRotation: true,
@@ -257,7 +251,9 @@ export class Monitoring extends Construct {
       resources: ['*'],
     }));
     const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true });
-    topic.addSubscription(new subscriptions.EmailSubscription(email));
+    if (email) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
     return topic;
   }
 }

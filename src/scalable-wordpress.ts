@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -9,6 +9,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -194,9 +195,17 @@ export interface ScalableWordPressProps {
   readonly edge?: WordPressEdge;
 
   /**
-   * The S3 bucket the load balancer writes its access logs to.
+   * Whether the load balancer writes access logs to S3.
    *
-   * @default - no access logs
+   * @default true
+   */
+  readonly accessLogs?: boolean;
+
+  /**
+   * The S3 bucket the load balancer writes its access logs to. It must be encrypted with S3-managed keys
+   * (SSE-S3): load balancers cannot write to a bucket encrypted with KMS.
+   *
+   * @default - a bucket the construct makes: SSE-S3, TLS only, no public access, logs expire after 90 days
    */
   readonly accessLogBucket?: s3.IBucket;
 
@@ -218,10 +227,10 @@ export interface ScalableWordPressProps {
   readonly backup?: WordPressBackup;
 
   /**
-   * An email address that the site's alarms notify, through an SNS topic the construct makes (AWS first mails
-   * a confirmation link to the address). The README lists each alarm and what to do when it fires.
+   * An email address that the site's alarms notify, subscribed to the SNS topic the construct makes for them
+   * (AWS first mails a confirmation link to the address). The README lists each alarm and what to do when it fires.
    *
-   * @default - no address; the alarms notify `alarmTopic` if given, else nobody (a synth-time info message says so)
+   * @default - no address: the alarms notify `alarmTopic`, or the site's own topic, which has no subscriber until you add one
    */
   readonly alarmEmail?: string;
 
@@ -229,7 +238,7 @@ export interface ScalableWordPressProps {
    * An SNS topic that the site's alarms notify, when they go into alarm and when they recover: for example
    * one that pages the team on call. Its key, if it is encrypted, must let CloudWatch use it.
    *
-   * @default - a topic for `alarmEmail` when that is given
+   * @default - an encrypted topic the construct makes (`site.alarmTopic`), with `alarmEmail` subscribed
    */
   readonly alarmTopic?: sns.ITopic;
 
@@ -308,8 +317,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly dashboard: cloudwatch.Dashboard;
   /** The site's alarms (see the README, "Alarms"). */
   public readonly alarms: cloudwatch.Alarm[];
-  /** The topic the alarms notify, if any. */
-  public readonly alarmTopic?: sns.ITopic;
+  /** The topic the alarms notify: `alarmTopic`, or one the construct made (subscribe to it to hear of alarms). */
+  public readonly alarmTopic: sns.ITopic;
   /** The SES identity of the site's domain (with Easy DKIM records in its zone), when the site has a zone. */
   public readonly emailIdentity?: ses.EmailIdentity;
   /** The AWS Backup plan of the database and media, unless `WordPressBackup.none()`. */
@@ -332,6 +341,13 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const adminEmail = props.adminEmail ?? `admin@${domainName ?? 'example.com'}`;
     validateAdmin(adminUsername, adminEmail);
     const pageCacheSeconds = pageCacheTtlSeconds(this, props.pageCacheTtl);
+    if (props.accessLogs === false && props.accessLogBucket) {
+      throw new Error('accessLogs is false but accessLogBucket is set. Drop accessLogBucket, or leave accessLogs on.');
+    }
+    if (props.accessLogBucket?.encryptionKey) {
+      throw new Error('accessLogBucket is encrypted with a KMS key, but load balancers write access logs only to buckets encrypted with ' +
+        'S3-managed keys (SSE-S3). Pass a bucket with encryption: BucketEncryption.S3_MANAGED, or leave accessLogBucket out.');
+    }
 
     this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
     const dualStack = !props.vpc;
@@ -372,10 +388,17 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       'AmazonSSMManagedInstanceCore is the policy AWS maintains for Session Manager, which replaces SSH: no key pair, no port 22');
 
     // Secrets and stateful resources. Their construct IDs fix their logical IDs: never rename them.
+    // One customer managed key for the site's secrets: their encryption is the owner's to audit and revoke.
+    const secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Encrypts the secrets of ${this.node.path}: database credentials, keys and salts, admin password`,
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
     const secrets = new SiteSecrets(this, 'Secrets', {
       adminUsername,
       adminEmail,
       removalPolicy: props.removalPolicy,
+      encryptionKey: secretsKey,
     });
     this.adminSecret = secrets.admin;
     this.saltsSecret = secrets.salts;
@@ -383,8 +406,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       vpc: this.vpc,
       subnets: dataSubnets,
       removalPolicy: props.removalPolicy,
+      secretsKey,
     });
-    db.connections.allowDefaultPortFrom(this.connections, 'WordPress instances');
+    // The port as a literal (the endpoint's port attribute is a token that rule checkers cannot read): MySQL's 3306.
+    db.connections.allowFrom(this.connections, ec2.Port.tcp(3306), 'WordPress instances');
     this.databaseEndpoint = db.writerEndpoint;
     this.databaseReaderEndpoint = db.readerEndpoint;
     this.databaseSecret = db.secret;
@@ -432,6 +457,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       domainZone: props.domainZone,
       certificate: props.certificate,
       accessLogBucket: props.accessLogBucket,
+      accessLogs: props.accessLogs ?? true,
+      removalPolicy: props.removalPolicy,
       pageCacheSeconds,
       cookieHash,
     });
@@ -535,15 +562,33 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       ipProtocol: ec2.IpProtocol.DUAL_STACK,
+      // The default security group allows nothing (nothing uses it): a custom resource removes its rules.
+      restrictDefaultSecurityGroup: true,
+      // Only the instances take IPv6 addresses, for egress through the egress-only gateway; the load balancer, NAT,
+      // database and file system need none. No subnet maps public IPv4 addresses (the default of a dual-stack VPC).
       subnetConfiguration: [
-        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, ipv6AssignAddressOnCreation: false },
         { name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-        { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+        { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24, ipv6AssignAddressOnCreation: false },
       ],
     });
+    const retained = removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    // The flow logs are encrypted with a key of the site's: CloudWatch Logs may use it for this account's log groups only.
+    const logsKey = new kms.Key(this, 'LogsKey', {
+      description: `Encrypts the logs of ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: retained,
+    });
+    logsKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
+    }));
     const logGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      encryptionKey: logsKey,
+      removalPolicy: retained,
     });
     vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),

@@ -148,8 +148,8 @@ describe('a bare ScalableWordPress', () => {
 
   test('lets only the web tier reach the database and the file system, on their ports and nothing else', () => {
     const webSg = stack.resolve(site.connections.securityGroups[0].securityGroupId);
-    const dbPort = stack.resolve(site.databaseEndpoint.port);
-    for (const [construct, port] of [[site.databaseInstance!, dbPort], [site.fileSystem!, 2049]] as const) {
+    // MySQL's port as a literal: the endpoint's port attribute is a token, which compliance rule checkers cannot read.
+    for (const [construct, port] of [[site.databaseInstance!, 3306], [site.fileSystem!, 2049]] as const) {
       const [sg] = construct.connections.securityGroups;
       const logicalId = stack.resolve((sg.node.defaultChild as ec2.CfnSecurityGroup).logicalId);
       // Every rule, in full: an extra rule (0.0.0.0/0, ::/0, a prefix list) or an extra field fails here.

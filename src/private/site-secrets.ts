@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
@@ -15,6 +16,8 @@ export interface SiteSecretsProps {
   readonly adminUsername: string;
   readonly adminEmail: string;
   readonly removalPolicy?: RemovalPolicy;
+  /** The key that encrypts the secrets. */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -34,6 +37,7 @@ export class SiteSecrets extends Construct {
     this.salts = new secretsmanager.Secret(this, 'Salts', {
       description: `WordPress keys and salts: ${SALT_NAMES.length} consecutive runs of ${SALT_LENGTH} characters (${SALT_NAMES.join(', ')})`,
       generateSecretString: { passwordLength: SALT_NAMES.length * SALT_LENGTH, includeSpace: false },
+      encryptionKey: props.encryptionKey,
     });
     this.admin = new secretsmanager.Secret(this, 'Admin', {
       description: 'WordPress administrator created at install: username, email and password',
@@ -43,6 +47,7 @@ export class SiteSecrets extends Construct {
         passwordLength: 32,
         includeSpace: false,
       },
+      encryptionKey: props.encryptionKey,
     });
     const policy = props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     this.salts.applyRemovalPolicy(policy);

@@ -5,7 +5,7 @@ One process, two listeners:
   * IMDSv2 on 169.254.169.254:80 (the instance is identified by the request's source IP);
   * the VPC's DNS resolver on dns_listen (optional, UDP): NXDOMAIN for every name, at once;
   * the AWS APIs on the endpoint_url (e.g. 10.231.0.1:4566): SES v2 SendEmail (REST/JSON, raw messages
-    kept in emails.jsonl), CloudFront CreateInvalidation (REST/XML, applied
+    kept in emails.jsonl), CloudWatch Logs CreateLogStream and PutLogEvents (JSON 1.1, events kept in logs.jsonl), CloudFront CreateInvalidation (REST/XML, applied
     to the edge stand-in's cache: config "cloudfront": {"DISTRIBUTION_ID": "CACHE_DIR"}), Secrets Manager (JSON 1.1),
     CloudFormation SignalResource and DescribeStackResource (the registered stacks' resources, with their
     Metadata), EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
@@ -63,6 +63,7 @@ class Lab:
         self.base = os.path.dirname(self.config_path)
         self._cfg, self._mtime = {}, None
         self.lock = threading.Lock()
+        self.log_streams = set()  # (group, stream) created by CreateLogStream
         self.tokens = {}  # token -> (ip, expiry)
 
     @property
@@ -384,7 +385,31 @@ class Handler(BaseHTTPRequestHandler):
                         "VersionStages": ["AWSCURRENT"], "CreatedDate": time.time()}),
                         "application/x-amz-json-1.1")
             return self.json_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        if target in ("Logs_20140328.CreateLogStream", "Logs_20140328.PutLogEvents"):
+            return self.logs_api(target.split(".")[1], req)
         return self.json_error("UnknownOperationException", "The lab stand-in does not implement %s" % target)
+
+    # CloudWatch Logs: streams are created once (a second CreateLogStream is refused, as CloudWatch Logs does),
+    # events go to logs.jsonl; a PutLogEvents to a stream never created is refused.
+    def logs_api(self, action, req):
+        group, stream = req.get("logGroupName", ""), req.get("logStreamName", "")
+        self._info.update(log_group=group, log_stream=stream)
+        with self.lab.lock:
+            streams = self.lab.log_streams
+            if action == "CreateLogStream":
+                if (group, stream) in streams:
+                    return self.json_error("ResourceAlreadyExistsException", "The specified log stream already exists")
+                streams.add((group, stream))
+                return self.reply(200, "{}", "application/x-amz-json-1.1")
+            if (group, stream) not in streams:
+                return self.json_error("ResourceNotFoundException", "The specified log stream does not exist.")
+        events = req.get("logEvents", [])
+        if not events or len(events) > 10000:
+            return self.json_error("InvalidParameterException", "1 to 10000 log events per call")
+        for event in events:
+            self.lab.append_jsonl("logs_file", "logs.jsonl", {"group": group, "stream": stream,
+                                                               "timestamp": event["timestamp"], "message": event["message"]})
+        return self.reply(200, json.dumps({"nextSequenceToken": str(time.time_ns())}), "application/x-amz-json-1.1")
 
     # CloudFormation
     def cfn(self, action, form):

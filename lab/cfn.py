@@ -62,6 +62,9 @@ def resolve_ref(template, values, name):
         return values['volumeId']
     if kind == 'AWS::CloudFront::Distribution':
         return values['distributionId']
+    if kind == 'AWS::Logs::LogGroup':
+        # CloudFormation names a log group STACK-LOGICALID-SUFFIX when the template gives no name.
+        return f"{values['stackName']}-{name}-lab"
     raise Unresolvable(f'the lab has no value for Ref of {kind} ({name})')
 
 

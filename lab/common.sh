@@ -13,7 +13,7 @@ LAB_READER_NAME=reader.db.lab
 LAB_EFS_DIR=${LAB_EFS_DIR:-$LAB_WORK/efs}   # host dir seen as /lab/efs in every instance
 LAB_MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 # Packages the boot script installs: pre-downloaded (not installed) in the image.
-LAB_BOOT_PKGS="nginx php8.4-fpm php8.4-mysql php8.4-curl php8.4-gd php8.4-intl php8.4-mbstring php8.4-xml php8.4-zip php8.4-opcache wordpress awscli stunnel4 nfs-common mariadb-client e2fsprogs"
+LAB_BOOT_PKGS="nginx php8.4-fpm php8.4-mysql php8.4-curl php8.4-gd php8.4-intl php8.4-mbstring php8.4-xml php8.4-zip php8.4-opcache wordpress awscli python3-boto3 stunnel4 nfs-common mariadb-client e2fsprogs"
 mkdir -p "$LAB_WORK"
 
 lab_log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }

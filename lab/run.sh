@@ -406,6 +406,29 @@ print(re.search(r"http://\S+/wp-login\.php\?\S*action=rp\S*", mail["body"]).grou
 }
 check 'email: a password reset mail reaches SES from the site address, and its link opens the new-password form' password_reset_mail
 
+# Logs off the instances: each kind of log reaches its log group at the CloudWatch Logs stand-in, in a stream named
+# INSTANCE_ID/FILE (ship-logs.py); a failed boot's reason does too (scenario 7).
+log_group() { user_data_value "$1" WP_LOG_GROUPS | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+logged() { # logged GROUP STREAM TEXT: a line shipped to GROUP, in STREAM, contains TEXT
+  python3 - "$LAB_AWS/logs.jsonl" "$@" <<'PY'
+import json, sys
+path, group, stream, text = sys.argv[1:]
+try:
+    rows = [json.loads(line) for line in open(path)]
+except FileNotFoundError:
+    rows = []
+sys.exit(0 if any(r["group"] == group and r["stream"] == stream and text in r["message"] for r in rows) else 1)
+PY
+}
+boot_log_shipped() { lab_wait 20 'the boot log in CloudWatch Logs' logged "$(log_group "$A" boot)" "$(iid a)/cloud-init-output.log" 'WordPress serves'; }
+check 'logs: the boot log reaches CloudWatch Logs, in a stream named by the instance' boot_log_shipped
+access_log_shipped() {
+  local marker="lab-log-$RANDOM$RANDOM"
+  web a "/?$marker" -o /dev/null
+  lab_wait 20 'the request in the access log group' logged "$(log_group "$A" nginx-access)" "$(iid a)/access.log" "$marker"
+}
+check 'logs: a request shows in the nginx access log group within seconds' access_log_shipped
+
 before=$(sha <"$(inst_root b)/etc/wordpress/config-default.php")
 
 # ---- The database's certificate: the boot, WordPress, db.php and install.php verify it ----
@@ -511,6 +534,8 @@ check '7. and the failed boot says which step failed' says_failed_step
 # What stands in for EC2's console output: the container's console, which systemd-nspawn copies to a file.
 console_has_reason() { grep -q '^scalable-wordpress: boot FAILED at line [0-9]* (exit [0-9]*) during: reading secrets' "$LAB_INST/c/console.log"; }
 check "7. and the failed boot's reason reaches the console (what get-console-output shows)" console_has_reason
+failure_shipped() { logged "$(log_group "$A" boot)" "$(iid c)/cloud-init-output.log" 'during: reading secrets'; }
+check "7. and the failed boot's reason reaches CloudWatch Logs (readable without SSH or SSM)" failure_shipped
 inst_wait s 120 >/dev/null 2>&1 || true
 check '7. boot files other than those the user data names: the boot signals FAILURE' test "$(signal_of "$(iid s)")" = FAILURE
 stale_boot_refused() {

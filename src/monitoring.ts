@@ -25,6 +25,8 @@ export interface MonitoringProps {
   readonly fileSystem?: efs.IFileSystem;
   readonly distribution?: cloudfront.Distribution;
   readonly healthCheck?: route53.CfnHealthCheck;
+  /** Failed boots, counted from the boot log. */
+  readonly bootFailures?: cloudwatch.IMetric;
   readonly alarmTopic?: sns.ITopic;
   readonly alarmEmail?: string;
   readonly removalPolicy?: RemovalPolicy;
@@ -91,6 +93,11 @@ export class Monitoring extends Construct {
     if (database.replicaLag) {
       this.alarm('ReplicaLag', database.replicaLag, 2000, 'A reader more than 2 s behind the writer for 5 minutes running', {
         evaluationPeriods: 5,
+      });
+    }
+    if (props.bootFailures) {
+      this.alarm('BootFailed', props.bootFailures, 1, 'An instance\'s boot failed (its reason is in the Boot log group)', {
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       });
     }
     const efsMetrics = props.fileSystem ? this.fileSystemMetrics(props.fileSystem) : undefined;

@@ -24,6 +24,7 @@ import { BoundDatabase, WordPressDatabase } from './database';
 import { WordPressEdge } from './edge';
 import { createEmail } from './email';
 import { WordPressFirewall } from './firewall';
+import { InstanceLogs } from './instance-logs';
 import { WordPressMedia } from './media';
 import { Monitoring } from './monitoring';
 import { acknowledge } from './private/nag';
@@ -220,6 +221,13 @@ export interface ScalableWordPressProps {
   readonly emailFrom?: string;
 
   /**
+   * How long the instances' logs (boot, nginx, PHP-FPM, WordPress) are kept in CloudWatch Logs.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
    * The site's backups in AWS Backup: the database and the media, every day, in a vault of the site's own.
    *
    * @default WordPressBackup.daily(), kept 35 days
@@ -319,6 +327,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly alarms: cloudwatch.Alarm[];
   /** The topic the alarms notify: `alarmTopic`, or one the construct made (subscribe to it to hear of alarms). */
   public readonly alarmTopic: sns.ITopic;
+  /** The log groups the instances ship their logs to: boot, nginx access and error, PHP-FPM, WordPress's PHP errors. */
+  public readonly logGroups: logs.ILogGroup[];
   /** The SES identity of the site's domain (with Easy DKIM records in its zone), when the site has a zone. */
   public readonly emailIdentity?: ses.EmailIdentity;
   /** The AWS Backup plan of the database and media, unless `WordPressBackup.none()`. */
@@ -349,7 +359,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         'S3-managed keys (SSE-S3). Pass a bucket with encryption: BucketEncryption.S3_MANAGED, or leave accessLogBucket out.');
     }
 
-    this.vpc = props.vpc ?? this.createVpc(props.removalPolicy);
+    const logsKey = this.createLogsKey(props.removalPolicy);
+    this.vpc = props.vpc ?? this.createVpc(logsKey, props.removalPolicy);
     const dualStack = !props.vpc;
     const dataSubnets = selectSubnets(this.vpc, 'dataSubnets', props.dataSubnets ?? defaultDataSubnets(this.vpc),
       'Pass dataSubnets that select isolated or private subnets in two or more AZs.');
@@ -472,6 +483,15 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     // The instances purge the edge when content changes: invalidations of this distribution, and nothing else.
     edge.distribution?.grantCreateInvalidation(role);
 
+    // The instances' logs, in CloudWatch Logs.
+    const instanceLogs = new InstanceLogs(this, 'Logs', {
+      role,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: logsKey,
+      removalPolicy: props.removalPolicy,
+    });
+    this.logGroups = Object.values(instanceLogs.groups);
+
     // Outbound email through SES.
     const email = createEmail(this, { domainZone: props.domainZone, emailFrom: props.emailFrom, role });
     this.emailIdentity = email.identity;
@@ -499,6 +519,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       fileSystem: storage.fileSystem,
       distribution: edge.distribution,
       healthCheck: edge.healthCheck,
+      bootFailures: instanceLogs.bootFailures,
       alarmEmail: props.alarmEmail,
       alarmTopic: props.alarmTopic,
       removalPolicy: props.removalPolicy,
@@ -540,6 +561,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       distributionId: edge.distribution?.distributionId,
       cookieHash,
       mailFrom: email.fromAddress,
+      logGroups: instanceLogs.environmentValue,
     }));
 
     if (capacity.max > capacity.min) {
@@ -558,7 +580,23 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     });
   }
 
-  private createVpc(removalPolicy?: RemovalPolicy): ec2.Vpc {
+  /** A key for the site's logs: CloudWatch Logs may use it for this account's log groups only. */
+  private createLogsKey(removalPolicy?: RemovalPolicy): kms.Key {
+    const logsKey = new kms.Key(this, 'LogsKey', {
+      description: `Encrypts the logs of ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    logsKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
+    }));
+    return logsKey;
+  }
+
+  private createVpc(logsKey: kms.IKey, removalPolicy?: RemovalPolicy): ec2.Vpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       ipProtocol: ec2.IpProtocol.DUAL_STACK,
@@ -573,18 +611,6 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       ],
     });
     const retained = removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-    // The flow logs are encrypted with a key of the site's: CloudWatch Logs may use it for this account's log groups only.
-    const logsKey = new kms.Key(this, 'LogsKey', {
-      description: `Encrypts the logs of ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: retained,
-    });
-    logsKey.addToResourcePolicy(new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
-    }));
     const logGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: logs.RetentionDays.THREE_MONTHS,
       encryptionKey: logsKey,

@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as backup from 'aws-cdk-lib/aws-backup';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { WordPressBackup, WordPressDatabase, WordPressEdge, WordPressMedia } from '../src';
 import { synth, synthWith, userDataOf, zone } from './util';
@@ -95,7 +96,8 @@ describe('alarms', () => {
   const found = alarms(template);
 
   test('each alarm, with its threshold', () => {
-    expect(Object.keys(found).sort()).toEqual(['DatabaseCpu', 'DatabaseFreeStorage', 'FileSystemIoLimit', 'ReplicaLag', 'ServerErrors', 'SlowResponses', 'UnhealthyInstances']);
+    expect(Object.keys(found).sort()).toEqual(['BootFailed', 'DatabaseCpu', 'DatabaseFreeStorage', 'FileSystemIoLimit', 'ReplicaLag', 'ServerErrors',
+      'SlowResponses', 'UnhealthyInstances']);
     expect(found.ServerErrors).toMatchObject({ Threshold: 5, EvaluationPeriods: 5, DatapointsToAlarm: 3, ComparisonOperator: 'GreaterThanThreshold' });
     expect(found.ServerErrors.Metrics.find((m: any) => m.Id === 'expr_1').Expression).toBe('100 * (FILL(target5xx, 0) + FILL(lb5xx, 0)) / requests');
     expect(found.SlowResponses).toMatchObject({ Threshold: 3, EvaluationPeriods: 5, ExtendedStatistic: 'p99', MetricName: 'TargetResponseTime' });
@@ -109,7 +111,8 @@ describe('alarms', () => {
       expect(alarm.TreatMissingData).toBe('notBreaching');
       expect(alarm.AlarmDescription).toMatch(/What to do: the README/);
     }
-    expect(site.alarms).toHaveLength(7);
+    expect(found.BootFailed).toMatchObject({ Threshold: 1, Namespace: 'ScalableWordPress', Statistic: 'Sum', Period: 300 });
+    expect(site.alarms).toHaveLength(8);
   });
 
   test('notify an encrypted topic with the email address subscribed, when they fire and when they recover', () => {
@@ -124,7 +127,7 @@ describe('alarms', () => {
 
   test('RDS Multi-AZ: free storage, no replica lag (the standby serves no reads); EBS: no file system alarm', () => {
     const rds = alarms(synth({ database: WordPressDatabase.rdsMultiAz(), media: WordPressMedia.ebs() }).template);
-    expect(Object.keys(rds).sort()).toEqual(['DatabaseCpu', 'DatabaseFreeStorage', 'ServerErrors', 'SlowResponses', 'UnhealthyInstances']);
+    expect(Object.keys(rds).sort()).toEqual(['BootFailed', 'DatabaseCpu', 'DatabaseFreeStorage', 'ServerErrors', 'SlowResponses', 'UnhealthyInstances']);
     expect(rds.DatabaseFreeStorage).toMatchObject({ MetricName: 'FreeStorageSpace', Threshold: 2 * 1024 ** 3 });
   });
 
@@ -236,5 +239,40 @@ describe('email through SES', () => {
   test('a malformed emailFrom fails at synth, naming the prop', () => {
     expect(() => synth({ emailFrom: 'wordpress at example.com' })).toThrow(/emailFrom is 'wordpress at example.com', which is not an email address/);
     expect(() => synth({ emailFrom: "o'brien@example.com" })).toThrow(/emailFrom/);
+  });
+});
+
+describe('logs off the instances', () => {
+  const { template, site, stack } = synth();
+
+  test('one log group per kind of log, kept 3 months, encrypted with the site\'s logs key; the instances may write to them only', () => {
+    const groups = Object.entries<any>(template.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('SiteLogs'));
+    expect(groups.map(([id]) => id.replace(/^SiteLogs/, '').replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['Boot', 'NginxAccess', 'NginxError', 'PhpFpm', 'WordPress']);
+    for (const [, group] of groups) {
+      expect(group.Properties).toMatchObject({ RetentionInDays: 90, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^SiteLogsKey/), 'Arn'] } });
+      expect(group.DeletionPolicy).toBe('Retain');
+    }
+    expect(site.logGroups).toHaveLength(5);
+    const policy = JSON.stringify(stack.resolve(Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .find((p) => p.Properties.Roles.some((r: any) => /SiteInstanceRole/.test(JSON.stringify(r)))).Properties.PolicyDocument));
+    for (const [id] of groups) {
+      expect(policy).toContain(id);
+    }
+    expect(policy).toContain('logs:PutLogEvents');
+  });
+
+  test('the user data names each group for the shipper, and the boot log counts failed boots', () => {
+    const env = /WP_LOG_GROUPS='([^']*)'/.exec(userDataOf(template))![1];
+    expect(env.split(' ').map((pair) => pair.split('=')[0])).toEqual(['boot', 'nginx-access', 'nginx-error', 'php-fpm', 'wordpress']);
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '"scalable-wordpress:" "FAILED at line"',
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'ScalableWordPress', MetricValue: '1' })],
+    });
+  });
+
+  test('the retention is the user\'s to set', () => {
+    const { template: t } = synth({ logRetention: logs.RetentionDays.ONE_YEAR });
+    const groups = Object.entries<any>(t.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('SiteLogs'));
+    expect(new Set(groups.map(([, g]) => g.Properties.RetentionInDays))).toEqual(new Set([365]));
   });
 });

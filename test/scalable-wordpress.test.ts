@@ -254,7 +254,7 @@ describe('a bare ScalableWordPress', () => {
     });
   });
 
-  test('gives the instance role only what boot needs: its own secrets, signalling its own stack, and SSM', () => {
+  test('gives the instance role only what it needs: its own secrets, signalling its own stack, writing its own logs, and SSM', () => {
     const role = onlyId(template, 'AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] }) } });
     template.hasResourceProperties('AWS::IAM::Role', {
       ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
@@ -265,7 +265,9 @@ describe('a bare ScalableWordPress', () => {
     const actions = statements.flatMap((s) => [].concat(s.Action));
     expect(new Set(actions)).toEqual(new Set([
       'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret', 'cloudformation:DescribeStackResource', 'cloudformation:SignalResource',
+      'logs:CreateLogStream', 'logs:PutLogEvents',
     ]));
+    const logGroupArns = site.logGroups.map((g) => stack.resolve(g.logGroupArn));
     // The boot files come from this stack's template, and signals go to this stack: nothing else in CloudFormation.
     const cloudformation = statements.filter((st) => [].concat(st.Action).some((a: string) => a.startsWith('cloudformation:')));
     expect(cloudformation).toEqual(expect.arrayContaining([
@@ -277,6 +279,8 @@ describe('a bare ScalableWordPress', () => {
       expect(statement.Resource).not.toEqual('*');
       if ([].concat(statement.Action).includes('secretsmanager:GetSecretValue' as never)) {
         expect(secretArns).toContainEqual(statement.Resource);
+      } else if ([].concat(statement.Action).includes('logs:PutLogEvents' as never)) {
+        expect(logGroupArns).toContainEqual(statement.Resource);
       } else {
         expect(statement.Resource).toEqual({ Ref: 'AWS::StackId' });
       }

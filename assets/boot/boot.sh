@@ -52,6 +52,8 @@ on_error() {
   # shows why a boot failed without SSH or SSM, even where cloud-init's own output does not reach the console.
   echo "scalable-wordpress: boot $failed" 2>/dev/null >/dev/console || true
   [ -n "${INSTANCE_ID:-}" ] || INSTANCE_ID=$(imds instance-id || echo unknown)
+  # The log shipper reads the boot log every 5 s: give it one more round to send this reason.
+  ! systemctl is-active -q scalable-wordpress-logs.service 2>/dev/null || sleep 6
   signal FAILURE
   exit "$status"
 }
@@ -77,7 +79,7 @@ install_packages() {
     apt_get update && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
       nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
       "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
-      "php$PHP_VERSION-opcache" awscli ca-certificates curl e2fsprogs stunnel4 nfs-common \
+      "php$PHP_VERSION-opcache" awscli python3-boto3 ca-certificates curl e2fsprogs stunnel4 nfs-common \
       && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
       "php$PHP_VERSION" wordpress wordpress-theme-twentytwentyfive \
       && return 0
@@ -87,6 +89,37 @@ install_packages() {
   done
 }
 install_packages
+
+# Early, so that a boot that fails from here on leaves its reason in CloudWatch Logs (ship-logs.py's docstring).
+at 'shipping logs to CloudWatch Logs'
+install -d /var/lib/scalable-wordpress /var/log/php-fpm
+install -d -o www-data -g www-data /var/log/wordpress
+cat > /etc/logrotate.d/scalable-wordpress <<'EOF'
+/var/log/php-fpm/slow.log /var/log/wordpress/php-errors.log {
+  weekly
+  rotate 4
+  missingok
+  notifempty
+  compress
+  copytruncate
+}
+EOF
+if [ -n "$WP_LOG_GROUPS" ]; then
+  cat > /etc/systemd/system/scalable-wordpress-logs.service <<EOF
+[Unit]
+Description=Ship this instance's logs to CloudWatch Logs
+[Service]
+Environment="WP_LOG_GROUPS=$WP_LOG_GROUPS" INSTANCE_ID=$INSTANCE_ID AWS_DEFAULT_REGION=$WP_REGION
+ExecStart=/usr/bin/python3 $HERE/ship-logs.py
+Restart=always
+RestartSec=5
+[Install]
+WantedBy=multi-user.target
+EOF
+  systemctl daemon-reload
+  systemctl enable scalable-wordpress-logs.service
+  systemctl restart scalable-wordpress-logs.service
+fi
 
 at 'trusting the database CA'
 curl -fsS --retry 5 "$WP_DB_CA_BUNDLE_URL" -o "$HERE/db-ca-bundle.pem"
@@ -255,6 +288,12 @@ pm.start_servers = $(min $((cpus * 2)) "$workers")
 pm.min_spare_servers = $(min "$cpus" "$workers")
 pm.max_spare_servers = $(min $((cpus * 4)) "$workers")
 pm.max_requests = 1000
+; Requests slower than 5 s, with their PHP stack; PHP's errors from WordPress and its plugins. Both are shipped to
+; CloudWatch Logs (ship-logs.py) and rotated by /etc/logrotate.d/scalable-wordpress.
+slowlog = /var/log/php-fpm/slow.log
+request_slowlog_timeout = 5s
+php_admin_value[error_log] = /var/log/wordpress/php-errors.log
+php_admin_flag[log_errors] = on
 EOF
 install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/fpm/conf.d/90-scalable-wordpress.ini"
 install -m 0644 "$HERE/php.ini" "/etc/php/$PHP_VERSION/cli/conf.d/90-scalable-wordpress.ini"

@@ -57,6 +57,8 @@ export interface BootInputs {
   readonly cookieHash: string;
   /** The address WordPress sends its mail from through SES; empty when the site sends no mail. */
   readonly mailFrom?: string;
+  /** The log groups the instances ship their logs to, as `KIND=NAME ...`. */
+  readonly logGroups?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_DISTRIBUTION_ID: inputs.distributionId ?? '',
     WP_COOKIE_HASH: inputs.cookieHash,
     WP_MAIL_FROM: inputs.mailFrom ?? '',
+    WP_LOG_GROUPS: inputs.logGroups ?? '',
   };
   const envLines = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value ?? '')}`);
 
@@ -161,7 +164,8 @@ export function bootArchiveBase64(): string {
  * none), and line endings are LF (a checkout with CRLF would otherwise change the user data and roll the instances).
  */
 export function bootFiles(dir: string = ASSETS_DIR): ArchiveEntry[] {
-  return fs.readdirSync(dir).sort().map((name) => {
+  // Files only: a directory there (a __pycache__ left by running a script locally) is not a boot file.
+  return fs.readdirSync(dir).filter((name) => fs.statSync(path.join(dir, name)).isFile()).sort().map((name) => {
     const text = fs.readFileSync(path.join(dir, name), 'utf8').replace(/\r\n/g, '\n');
     return { name, content: Buffer.from(withoutCommentLines(name, text)), executable: path.extname(name) === '.sh' };
   });

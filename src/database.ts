@@ -33,6 +33,17 @@ export interface WordPressDatabaseOptions {
    * @default Duration.days(7)
    */
   readonly backupRetention?: Duration;
+
+  /**
+   * Restore: build the database from this snapshot (its identifier or ARN): a DB snapshot for `rdsMultiAz()`,
+   * a DB cluster snapshot for `auroraReplicas()`, such as a recovery point of the site's AWS Backup plan. The
+   * database takes the site's database secret as its password. Deploy it as a new site (a new stack or construct
+   * ID), not over the running one: replacing a database that deletion protection guards fails. See the README,
+   * "Restoring a site".
+   *
+   * @default - a new, empty database
+   */
+  readonly fromSnapshot?: string;
 }
 
 /**
@@ -215,8 +226,8 @@ export interface BoundDatabase {
   readonly readerEndpoint?: rds.Endpoint;
   readonly secret: secretsmanager.ISecret;
   readonly connections: ec2.Connections;
-  readonly instance?: rds.DatabaseInstance;
-  readonly cluster?: rds.DatabaseCluster;
+  readonly instance?: rds.IDatabaseInstance;
+  readonly cluster?: rds.IDatabaseCluster;
 }
 
 class RdsMultiAzDatabase extends WordPressDatabase {
@@ -235,18 +246,15 @@ class RdsMultiAzDatabase extends WordPressDatabase {
     requireTwoAzs(context, 'WordPressDatabase.rdsMultiAz()');
     const engine = rds.DatabaseInstanceEngine.mysql({ version: o.engineVersion ?? DEFAULT_MYSQL_VERSION });
     const secret = createSecret(scope, context);
-    const instance = new rds.DatabaseInstance(scope, 'Instance', {
+    const common = {
       engine,
       instanceType: o.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M5, ec2.InstanceSize.LARGE),
       multiAz: true,
       vpc: context.vpc,
       vpcSubnets: { subnets: context.subnets.subnets },
-      credentials: rds.Credentials.fromSecret(secret),
-      databaseName: DB_NAME,
       allocatedStorage: o.allocatedStorageGiB ?? 50,
       maxAllocatedStorage: o.maxAllocatedStorageGiB ?? 500,
       storageType: rds.StorageType.GP3,
-      storageEncrypted: true,
       parameterGroup: new rds.ParameterGroup(scope, 'Parameters', {
         engine,
         description: 'WordPress on MySQL: TLS required, slow query log on',
@@ -259,13 +267,22 @@ class RdsMultiAzDatabase extends WordPressDatabase {
       ...INSIGHTS,
       autoMinorVersionUpgrade: true,
       copyTagsToSnapshot: true,
-    });
+    };
+    // The same construct ID either way: a restored site's database has the logical ID of a new one.
+    const instance = o.fromSnapshot
+      // A snapshot keeps its encryption and its schema; the password is set from the site's secret.
+      ? new rds.DatabaseInstanceFromSnapshot(scope, 'Instance', {
+        ...common, snapshotIdentifier: o.fromSnapshot, credentials: rds.SnapshotCredentials.fromSecret(secret),
+      })
+      : new rds.DatabaseInstance(scope, 'Instance', {
+        ...common, credentials: rds.Credentials.fromSecret(secret), databaseName: DB_NAME, storageEncrypted: true,
+      });
     acknowledgeCommon(instance);
     return {
       engine: 'mysql',
       databaseName: DB_NAME,
       writerEndpoint: instance.instanceEndpoint,
-      secret: instance.secret!,
+      secret: instance.secret ?? secret,
       connections: instance.connections,
       instance,
     };
@@ -330,7 +347,7 @@ class AuroraReplicasDatabase extends WordPressDatabase {
         });
     });
     const secret = createSecret(scope, context);
-    const cluster = new rds.DatabaseCluster(scope, 'Cluster', {
+    const common = {
       engine,
       writer: rds.ClusterInstance.provisioned('Writer', {
         instanceType: writerType,
@@ -343,9 +360,6 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       serverlessV2MaxCapacity: o.readerType === AuroraReaderType.SERVERLESS_V2 ? o.serverlessV2MaxCapacity ?? 8 : undefined,
       vpc: context.vpc,
       vpcSubnets: { subnets: context.subnets.subnets },
-      credentials: rds.Credentials.fromSecret(secret),
-      defaultDatabaseName: DB_NAME,
-      storageEncrypted: true,
       parameterGroup: new rds.ParameterGroup(scope, 'Parameters', {
         engine,
         description: 'WordPress on Aurora MySQL: TLS required, slow query log on',
@@ -358,7 +372,14 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       cloudwatchLogsExports: ['error', 'slowquery'],
       ...INSIGHTS,
       copyTagsToSnapshot: true,
-    });
+    };
+    const cluster = o.fromSnapshot
+      ? new rds.DatabaseClusterFromSnapshot(scope, 'Cluster', {
+        ...common, snapshotIdentifier: o.fromSnapshot, snapshotCredentials: rds.SnapshotCredentials.fromSecret(secret),
+      })
+      : new rds.DatabaseCluster(scope, 'Cluster', {
+        ...common, credentials: rds.Credentials.fromSecret(secret), defaultDatabaseName: DB_NAME, storageEncrypted: true,
+      });
     acknowledgeCommon(cluster);
     acknowledge(cluster, 'AwsSolutions-RDS6',
       'WordPress connects with mysqli and a password; it cannot fetch IAM authentication tokens. The password lives in Secrets Manager');

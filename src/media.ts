@@ -50,6 +50,15 @@ export interface EbsMediaOptions {
    * @default ec2.EbsDeviceVolumeType.GP3
    */
   readonly volumeType?: ec2.EbsDeviceVolumeType;
+
+  /**
+   * Restore: create the volume from this EBS snapshot (`snap-...`), such as a recovery point of the site's AWS
+   * Backup plan. `size` must be at least the snapshot's. Deploy it as a new site, as with
+   * `WordPressDatabase` `fromSnapshot`; see the README, "Restoring a site".
+   *
+   * @default - a new, empty volume
+   */
+  readonly fromSnapshot?: string;
 }
 
 /**
@@ -189,10 +198,16 @@ class EbsMedia extends WordPressMedia {
 
   /** @internal */
   public _bind(scope: Construct, context: MediaContext): BoundMedia {
+    const snapshot = this.options.fromSnapshot;
+    if (snapshot !== undefined && !Token.isUnresolved(snapshot) && !/^snap-[0-9a-f]{8,17}$/.test(snapshot)) {
+      throw new Error(`WordPressMedia.ebs({ fromSnapshot }) is '${snapshot}', which is not an EBS snapshot ID. Pass the ID of the snapshot ` +
+        '(snap- and 8 or 17 hex digits), e.g. from the AWS Backup recovery point of the volume.');
+    }
     const volume = new ec2.Volume(scope, 'Volume', {
       availabilityZone: context.instanceAvailabilityZones[0],
       size: this.options.size ?? Size.gibibytes(50),
       volumeType: this.options.volumeType ?? ec2.EbsDeviceVolumeType.GP3,
+      snapshotId: this.options.fromSnapshot,
       encrypted: true,
       removalPolicy: context.removalPolicy ?? RemovalPolicy.RETAIN,
     });

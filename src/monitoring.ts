@@ -18,8 +18,8 @@ export interface MonitoringProps {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
-  readonly databaseInstance?: rds.DatabaseInstance;
-  readonly databaseCluster?: rds.DatabaseCluster;
+  readonly databaseInstance?: rds.IDatabaseInstance;
+  readonly databaseCluster?: rds.IDatabaseCluster;
   /** Whether the cluster has readers, whose lag is watched. */
   readonly databaseReaders: boolean;
   readonly fileSystem?: efs.IFileSystem;

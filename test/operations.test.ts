@@ -276,3 +276,31 @@ describe('logs off the instances', () => {
     expect(new Set(groups.map(([, g]) => g.Properties.RetentionInDays))).toEqual(new Set([365]));
   });
 });
+
+describe('restoring a site from its backups', () => {
+  const SNAPSHOT = 'arn:aws:rds:eu-west-1:123456789012:snapshot:awsbackup:job-0123';
+
+  test('RDS: the database from a snapshot, with the logical ID of a new one and the site secret as its password', () => {
+    const { template, stack } = synth({ database: WordPressDatabase.rdsMultiAz({ fromSnapshot: SNAPSHOT }), media: WordPressMedia.ebs({ fromSnapshot: 'snap-0123456789abcdef0' }) });
+    const instances = template.findResources('AWS::RDS::DBInstance');
+    expect(Object.keys(instances)).toEqual(['SiteDatabaseInstance94D92DB9']);
+    const props = Object.values<any>(instances)[0].Properties;
+    expect(props.DBSnapshotIdentifier).toBe(SNAPSHOT);
+    expect(props.DBName).toBeUndefined();
+    expect(JSON.stringify(stack.resolve(props.MasterUserPassword))).toMatch(/SiteDatabaseSecret.*password/);
+    template.hasResourceProperties('AWS::EC2::Volume', { SnapshotId: 'snap-0123456789abcdef0', Encrypted: true });
+  });
+
+  test('Aurora: the cluster from a cluster snapshot, with the logical ID of a new one', () => {
+    const { template } = synth({ database: WordPressDatabase.auroraReplicas({ fromSnapshot: 'wordpress-before-upgrade' }) });
+    const clusters = template.findResources('AWS::RDS::DBCluster');
+    expect(Object.keys(clusters)).toEqual(['SiteDatabaseCluster71629F65']);
+    expect(Object.values<any>(clusters)[0].Properties).toMatchObject({ SnapshotIdentifier: 'wordpress-before-upgrade' });
+    expect(Object.values<any>(clusters)[0].Properties.DatabaseName).toBeUndefined();
+  });
+
+  test('an EBS snapshot ID that is not one fails at synth, naming the prop', () => {
+    expect(() => synth({ media: WordPressMedia.ebs({ fromSnapshot: 'vol-0123456789abcdef0' }) }))
+      .toThrow(/WordPressMedia.ebs\(\{ fromSnapshot \}\) is 'vol-0123456789abcdef0', which is not an EBS snapshot ID/);
+  });
+});

@@ -153,6 +153,11 @@ consumers.exec('bash test/consumers/java/run.sh');
 consumers.exec('bash test/consumers/go/run.sh');
 consumers.spawn(cdkApp);
 
+project.addTask('diagram', {
+  description: 'Write the README\'s architecture diagram from the synthesized example site (a test fails when it is out of date)',
+  exec: 'ts-node --project test/tsconfig.json scripts/diagram.ts',
+});
+
 project.addTask('bench', {
   description: 'Benchmark: an instance of the construct against stock WordPress and a static file, in the boot lab (root); writes benchmarks/results.json and RESULTS.md',
   steps: [

@@ -61,6 +61,26 @@ trap 'on_error $LINENO' ERR
 
 at() { CURRENT_STEP=$*; step "$*"; }
 
+# run_service NAME USER DESCRIPTION ENVIRONMENT COMMAND: a service of the site (scalable-wordpress-NAME), started now
+# and at every boot, restarted 5 s after it stops
+run_service() {
+  cat > "/etc/systemd/system/scalable-wordpress-$1.service" <<EOF
+[Unit]
+Description=$3
+[Service]
+User=$2
+Environment=$4
+ExecStart=$5
+Restart=always
+RestartSec=5
+[Install]
+WantedBy=multi-user.target
+EOF
+  systemctl daemon-reload
+  systemctl enable "scalable-wordpress-$1.service"
+  systemctl restart "scalable-wordpress-$1.service"
+}
+
 at 'reading instance metadata'
 INSTANCE_ID=$(imds instance-id)
 
@@ -105,20 +125,8 @@ cat > /etc/logrotate.d/scalable-wordpress <<'EOF'
 }
 EOF
 if [ -n "$WP_LOG_GROUPS" ]; then
-  cat > /etc/systemd/system/scalable-wordpress-logs.service <<EOF
-[Unit]
-Description=Ship this instance's logs to CloudWatch Logs
-[Service]
-Environment="WP_LOG_GROUPS=$WP_LOG_GROUPS" INSTANCE_ID=$INSTANCE_ID AWS_DEFAULT_REGION=$WP_REGION
-ExecStart=/usr/bin/python3 $HERE/ship-logs.py
-Restart=always
-RestartSec=5
-[Install]
-WantedBy=multi-user.target
-EOF
-  systemctl daemon-reload
-  systemctl enable scalable-wordpress-logs.service
-  systemctl restart scalable-wordpress-logs.service
+  run_service logs root "Ship this instance's logs to CloudWatch Logs" \
+    "\"WP_LOG_GROUPS=$WP_LOG_GROUPS\" INSTANCE_ID=$INSTANCE_ID AWS_DEFAULT_REGION=$WP_REGION" "/usr/bin/python3 $HERE/ship-logs.py"
 fi
 
 at 'trusting the database CA'
@@ -339,41 +347,14 @@ systemctl enable --now scalable-wordpress-cron.timer
 
 at 'purging changed pages (this instance, and CloudFront)'
 install -d -o www-data -g www-data /var/lib/scalable-wordpress
-cat > /etc/systemd/system/scalable-wordpress-purge.service <<EOF
-[Unit]
-Description=Purge changed pages from the page cache and CloudFront
-After=nginx.service
-[Service]
-User=www-data
-Environment=WP_DISTRIBUTION_ID=$WP_DISTRIBUTION_ID
-ExecStart=/usr/bin/php $HERE/purge.php serve
-Restart=always
-RestartSec=5
-[Install]
-WantedBy=multi-user.target
-EOF
-systemctl daemon-reload
-systemctl enable scalable-wordpress-purge.service
-systemctl restart scalable-wordpress-purge.service
+run_service purge www-data 'Purge changed pages from the page cache and CloudFront' \
+  "WP_DISTRIBUTION_ID=$WP_DISTRIBUTION_ID" "/usr/bin/php $HERE/purge.php serve"
 
 if [ -n "$WP_MAIL_FROM" ]; then
   at 'sending mail through Amazon SES'
   install -d -m 0700 -o www-data -g www-data /var/spool/scalable-wordpress-mail
-  cat > /etc/systemd/system/scalable-wordpress-mail.service <<EOF
-[Unit]
-Description=Send WordPress's mail through Amazon SES
-[Service]
-User=www-data
-Environment=WP_MAIL_FROM=$WP_MAIL_FROM AWS_DEFAULT_REGION=$WP_REGION
-ExecStart=/usr/bin/php $HERE/mail.php serve
-Restart=always
-RestartSec=5
-[Install]
-WantedBy=multi-user.target
-EOF
-  systemctl daemon-reload
-  systemctl enable scalable-wordpress-mail.service
-  systemctl restart scalable-wordpress-mail.service
+  run_service mail www-data "Send WordPress's mail through Amazon SES" \
+    "WP_MAIL_FROM=$WP_MAIL_FROM AWS_DEFAULT_REGION=$WP_REGION" "/usr/bin/php $HERE/mail.php serve"
 fi
 
 at 'checking that WordPress serves'

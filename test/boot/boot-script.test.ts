@@ -28,6 +28,32 @@ function shellFunction(name: string): string {
   return lines.slice(start, end + 1).join('\n');
 }
 
+/** The configuration write-config.php writes, with these WP_* inputs over a minimal site's. */
+function writeConfig(extra: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
+  try {
+    const target = path.join(dir, 'config.php');
+    execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
+      input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
+      env: {
+        ...process.env,
+        WP_DB_NAME: 'wordpress',
+        WP_DB_WRITER_HOST: 'writer.example',
+        WP_DB_PORT: '3306',
+        WP_DB_ENGINE: 'mysql',
+        WP_SITE_URL: 'https://example.com',
+        WP_CONTENT: '/wp-content',
+        WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef',
+        ...extra,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    return fs.readFileSync(target, 'utf8');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('apt-get in the boot script', () => {
   test('every apt-get retries its downloads and waits for the dpkg lock', () => {
     const calls = commandLines(BOOT).filter((line) => /\bapt-get\b/.test(line));
@@ -120,31 +146,10 @@ describe("the database's TLS certificate", () => {
   const VERIFY = /MYSQLI_CLIENT_SSL \| MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT/;
 
   test('the configuration asks WordPress to verify it: TLS alone verifies nothing', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
-    try {
-      const target = path.join(dir, 'config.php');
-      execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
-        input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
-        env: {
-          ...process.env,
-          WP_DB_NAME: 'wordpress',
-          WP_DB_WRITER_HOST: 'writer.example',
-          WP_DB_READER_HOST: 'reader.example',
-          WP_DB_PORT: '3306',
-          WP_DB_ENGINE: 'aurora-mysql',
-          WP_SITE_URL: 'https://example.com',
-          WP_CONTENT: '/wp-content',
-          WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef',
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const config = fs.readFileSync(target, 'utf8');
-      expect(config).toMatch(new RegExp(`define\\('MYSQL_CLIENT_FLAGS', ${VERIFY.source}\\);`));
-      // The cookie names are the stack's (CloudFront's cache key names them), not derived from the site URL.
-      expect(config).toContain("define('COOKIEHASH', '0123456789abcdef0123456789abcdef');");
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const config = writeConfig({ WP_DB_READER_HOST: 'reader.example', WP_DB_ENGINE: 'aurora-mysql', WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef' });
+    expect(config).toMatch(new RegExp(`define\\('MYSQL_CLIENT_FLAGS', ${VERIFY.source}\\);`));
+    // The cookie names are the stack's (CloudFront's cache key names them), not derived from the site URL.
+    expect(config).toContain("define('COOKIEHASH', '0123456789abcdef0123456789abcdef');");
   });
 
   test('every connection of the boot files uses those flags: the readers, the install lock, the boot check, ...', () => {
@@ -219,31 +224,6 @@ describe('a failed boot', () => {
 });
 
 describe('the configuration', () => {
-  function writeConfig(extra: Record<string, string>): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
-    try {
-      const target = path.join(dir, 'config.php');
-      execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
-        input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
-        env: {
-          ...process.env,
-          WP_DB_NAME: 'wordpress',
-          WP_DB_WRITER_HOST: 'writer.example',
-          WP_DB_PORT: '3306',
-          WP_DB_ENGINE: 'mysql',
-          WP_SITE_URL: 'https://example.com',
-          WP_CONTENT: '/wp-content',
-          WP_COOKIE_HASH: '0123456789abcdef0123456789abcdef',
-          ...extra,
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      return fs.readFileSync(target, 'utf8');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
   test('names the address WordPress sends mail from, when the site has one', () => {
     expect(writeConfig({ WP_MAIL_FROM: 'wordpress@example.com' })).toContain("define('SCALABLE_WP_MAIL_FROM', 'wordpress@example.com');");
     expect(writeConfig({ WP_MAIL_FROM: '' })).not.toContain('SCALABLE_WP_MAIL_FROM');

@@ -5,6 +5,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './private/nag';
+import { retainUnlessDestroyed } from './private/removal';
 import { describeAzs, distinctAzs, ensureInteger } from './private/validation';
 
 /** The database WordPress connects as, and the schema it uses. */
@@ -452,7 +453,7 @@ function namesOf(azs: string[]): string {
 function createSecret(scope: Construct, context: DatabaseContext): secretsmanager.ISecret {
   const secret = new rds.DatabaseSecret(scope, 'Secret', { username: DB_USERNAME, encryptionKey: context.secretsKey });
   // The secret outlives the database by default: a snapshot is useless without its password.
-  secret.applyRemovalPolicy(context.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+  secret.applyRemovalPolicy(retainUnlessDestroyed(context.removalPolicy));
   acknowledge(secret, 'AwsSolutions-SMG4',
     'WordPress reads the database password into wp-config.php at boot; rotating it would cut every running instance off from the database');
   return secret;

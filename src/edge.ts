@@ -12,6 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { WordPressFirewall } from './firewall';
 import { acknowledge } from './private/nag';
+import { retainUnlessDestroyed } from './private/removal';
 import { describeAzs, distinctAzs } from './private/validation';
 
 /**
@@ -381,7 +382,6 @@ function createLoadBalancer(site: Construct, context: EdgeContext, internetFacin
 
 /** Access logs are kept 90 days: long enough to look into an incident, short enough to hold little personal data. */
 function createAccessLogBucket(site: Construct, removalPolicy?: RemovalPolicy): s3.Bucket {
-  const destroy = removalPolicy === RemovalPolicy.DESTROY;
   const bucket = new s3.Bucket(site, 'AccessLogs', {
     // Load balancers write access logs only to buckets encrypted with S3-managed keys (SSE-S3), not KMS.
     encryption: s3.BucketEncryption.S3_MANAGED,
@@ -389,8 +389,8 @@ function createAccessLogBucket(site: Construct, removalPolicy?: RemovalPolicy): 
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     versioned: true,
     lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
-    removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    autoDeleteObjects: destroy,
+    removalPolicy: retainUnlessDestroyed(removalPolicy),
+    autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
   });
   acknowledge(bucket, 'AwsSolutions-S1',
     'this bucket holds the load balancer\'s access logs; logging the access to it would need yet another bucket');

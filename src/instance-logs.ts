@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { retainUnlessDestroyed } from './private/removal';
 
 /** The kinds of log the instances ship (assets/boot/ship-logs.py reads the files of each), by construct ID. */
 const KINDS: Record<string, string> = {
@@ -40,7 +41,7 @@ export class InstanceLogs extends Construct {
       const group = new logs.LogGroup(this, groupId, {
         retention: props.retention,
         encryptionKey: props.encryptionKey,
-        removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        removalPolicy: retainUnlessDestroyed(props.removalPolicy),
       });
       group.grantWrite(props.role);
       this.groups[kind] = group;

@@ -4,6 +4,7 @@ import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct, IDependable } from 'constructs';
 import { acknowledge } from './private/nag';
+import { retainUnlessDestroyed } from './private/removal';
 import { distinctAzs } from './private/validation';
 
 /**
@@ -148,7 +149,7 @@ class EfsMedia extends WordPressMedia {
       throughputMode: this.options.throughputMode ?? efs.ThroughputMode.ELASTIC,
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
       lifecyclePolicy: this.options.lifecyclePolicy ?? efs.LifecyclePolicy.AFTER_30_DAYS,
-      removalPolicy: efsRemovalPolicy(context.removalPolicy),
+      removalPolicy: retainUnlessDestroyed(context.removalPolicy),
       // Instances mount over NFS through a TLS tunnel (stunnel), without amazon-efs-utils, so they
       // cannot sign with IAM. Access is by security group; the policy below refuses plain-text NFS.
       allowAnonymousAccess: true,
@@ -243,9 +244,4 @@ function requireMountTargetForEveryInstanceAz(context: MediaContext) {
     'WordPressMedia.efs() puts its mount targets in dataSubnets, and an EFS DNS name resolves only in AZs with a mount target, ' +
     'so those instances could not mount wp-content. Widen dataSubnets to every AZ of vpcSubnets, or narrow vpcSubnets to the AZs of dataSubnets.',
   );
-}
-
-/** EFS cannot be snapshotted by CloudFormation: SNAPSHOT means RETAIN. */
-function efsRemovalPolicy(policy?: RemovalPolicy): RemovalPolicy {
-  return policy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 }

@@ -29,8 +29,10 @@ import { WordPressMedia } from './media';
 import { Monitoring } from './monitoring';
 import { acknowledge } from './private/nag';
 import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
+import { createSiteKey, retainUnlessDestroyed } from './private/removal';
 import {
-  Capacity, normalizeDomainName, pageCacheTtlSeconds, validateAdmin, validateCapacity, validateDomain, validateInstanceType, validateScalingTargets,
+  Capacity, normalizeDomainName, pageCacheTtlSeconds, validateAccessLogs, validateAdmin, validateCapacity, validateDomain, validateInstanceType,
+  validateScalingTargets,
 } from './private/site-props';
 import { SiteSecrets } from './private/site-secrets';
 import { describeAzs, distinctAzs } from './private/validation';
@@ -351,13 +353,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const adminEmail = props.adminEmail ?? `admin@${domainName ?? 'example.com'}`;
     validateAdmin(adminUsername, adminEmail);
     const pageCacheSeconds = pageCacheTtlSeconds(this, props.pageCacheTtl);
-    if (props.accessLogs === false && props.accessLogBucket) {
-      throw new Error('accessLogs is false but accessLogBucket is set. Drop accessLogBucket, or leave accessLogs on.');
-    }
-    if (props.accessLogBucket?.encryptionKey) {
-      throw new Error('accessLogBucket is encrypted with a KMS key, but load balancers write access logs only to buckets encrypted with ' +
-        'S3-managed keys (SSE-S3). Pass a bucket with encryption: BucketEncryption.S3_MANAGED, or leave accessLogBucket out.');
-    }
+    validateAccessLogs(props.accessLogs, props.accessLogBucket);
 
     const logsKey = this.createLogsKey(props.removalPolicy);
     this.vpc = props.vpc ?? this.createVpc(logsKey, props.removalPolicy);
@@ -400,11 +396,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
     // Secrets and stateful resources. Their construct IDs fix their logical IDs: never rename them.
     // One customer managed key for the site's secrets: their encryption is the owner's to audit and revoke.
-    const secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Encrypts the secrets of ${this.node.path}: database credentials, keys and salts, admin password`,
-      enableKeyRotation: true,
-      removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    const secretsKey = createSiteKey(this, 'SecretsKey',
+      `Encrypts the secrets of ${this.node.path}: database credentials, keys and salts, admin password`, props.removalPolicy);
     const secrets = new SiteSecrets(this, 'Secrets', {
       adminUsername,
       adminEmail,
@@ -582,11 +575,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
 
   /** A key for the site's logs: CloudWatch Logs may use it for this account's log groups only. */
   private createLogsKey(removalPolicy?: RemovalPolicy): kms.Key {
-    const logsKey = new kms.Key(this, 'LogsKey', {
-      description: `Encrypts the logs of ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
+    const logsKey = createSiteKey(this, 'LogsKey', `Encrypts the logs of ${this.node.path}`, removalPolicy);
     logsKey.addToResourcePolicy(new iam.PolicyStatement({
       principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
       actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
@@ -610,11 +599,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24, ipv6AssignAddressOnCreation: false },
       ],
     });
-    const retained = removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: logs.RetentionDays.THREE_MONTHS,
       encryptionKey: logsKey,
-      removalPolicy: retained,
+      removalPolicy: retainUnlessDestroyed(removalPolicy),
     });
     vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),

@@ -1,6 +1,6 @@
 import { WordPressDatabase, WordPressMedia } from '../src';
 import { synth, userDataOf } from './util';
-import { bootArchiveBase64 } from '../src/boot/user-data';
+import { bootArchive } from '../src/boot/user-data';
 
 // No secret value may reach the template or the user data: CloudFormation templates and user data are
 // readable by anyone who can describe the stack or the instance.
@@ -42,7 +42,7 @@ describe('no secret value in the template or the user data', () => {
     // launch template's metadata, which holds nothing else.
     const env = userData.split("<<'SCALABLE_WORDPRESS_ENV'\n")[1].split('\nSCALABLE_WORDPRESS_ENV\n')[0];
     const launchTemplate = Object.values<any>(template.findResources('AWS::EC2::LaunchTemplate'))[0];
-    expect(launchTemplate.Metadata).toEqual({ 'ScalableWordPress::Boot': { archive: bootArchiveBase64(), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(launchTemplate.Metadata).toEqual({ 'ScalableWordPress::Boot': { archive: bootArchive().archive, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(env).not.toMatch(/PASSWORD|_KEY=|_SALT=/);
     const secretLines = env.split('\n').filter((line) => /SECRET/.test(line));
     expect(secretLines).toHaveLength(3);

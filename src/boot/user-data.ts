@@ -152,11 +152,6 @@ export function bootArchive(): BootArchive {
   return { archive: tarGz.toString('base64'), sha256: createHash('sha256').update(tarGz).digest('hex') };
 }
 
-/** The boot files, gzipped and base64-encoded. */
-export function bootArchiveBase64(): string {
-  return bootArchive().archive;
-}
-
 /**
  * The boot files as the instances get them: the same for every site, and the same bytes whatever machine
  * synthesizes them. Nothing is taken from the deploying machine's file system but the text: the mode comes

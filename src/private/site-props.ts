@@ -1,6 +1,7 @@
 import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ensureInteger } from './validation';
 
@@ -159,5 +160,16 @@ export function validateAdmin(adminUsername: string, adminEmail: string) {
   }
   if (!Token.isUnresolved(adminEmail) && !EMAIL.test(adminEmail)) {
     throw new Error(`adminEmail is '${adminEmail}', but WordPress needs an email address, e.g. 'admin@example.com', for the administrator's password resets.`);
+  }
+}
+
+/** Access logs on with a bucket the load balancer can write to: SSE-S3, since it cannot write with KMS. */
+export function validateAccessLogs(accessLogs: boolean | undefined, accessLogBucket: s3.IBucket | undefined) {
+  if (accessLogs === false && accessLogBucket) {
+    throw new Error('accessLogs is false but accessLogBucket is set. Drop accessLogBucket, or leave accessLogs on.');
+  }
+  if (accessLogBucket?.encryptionKey) {
+    throw new Error('accessLogBucket is encrypted with a KMS key, but load balancers write access logs only to buckets encrypted with ' +
+      'S3-managed keys (SSE-S3). Pass a bucket with encryption: BucketEncryption.S3_MANAGED, or leave accessLogBucket out.');
   }
 }

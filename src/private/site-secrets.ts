@@ -3,6 +3,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
+import { retainUnlessDestroyed } from './removal';
 
 /** WordPress's eight keys and salts, in the order assets/boot/write-config.php slices them out of one secret. */
 const SALT_NAMES = [
@@ -49,7 +50,7 @@ export class SiteSecrets extends Construct {
       },
       encryptionKey: props.encryptionKey,
     });
-    const policy = props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const policy = retainUnlessDestroyed(props.removalPolicy);
     this.salts.applyRemovalPolicy(policy);
     this.admin.applyRemovalPolicy(policy);
     acknowledge(this.salts, 'AwsSolutions-SMG4',

@@ -5,14 +5,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { WordPressDatabase, WordPressMedia } from '../../src';
 import { deterministicTarGz } from '../../src/boot/archive';
-import { bootArchiveBase64, bootFiles } from '../../src/boot/user-data';
+import { bootArchive, bootFiles } from '../../src/boot/user-data';
 import { synth, userDataOf } from '../util';
 
 const ASSETS = path.join(__dirname, '..', '..', 'assets', 'boot');
 
 describe('the boot archive in the user data', () => {
   test('is the same bytes on every synthesis, so an unchanged boot never rolls the instances', () => {
-    expect(bootArchiveBase64()).toEqual(bootArchiveBase64());
+    expect(bootArchive().archive).toEqual(bootArchive().archive);
     const a = userDataOf(synth().template);
     const b = userDataOf(synth().template);
     expect(a).toEqual(b);
@@ -66,7 +66,7 @@ describe('the boot archive in the user data', () => {
     const { template } = synth();
     const [id, launchTemplate] = Object.entries<any>(template.findResources('AWS::EC2::LaunchTemplate'))[0];
     const { archive, sha256 } = launchTemplate.Metadata['ScalableWordPress::Boot'];
-    expect(archive).toEqual(bootArchiveBase64());
+    expect(archive).toEqual(bootArchive().archive);
     expect(sha256).toEqual(createHash('sha256').update(Buffer.from(archive, 'base64')).digest('hex'));
     const userData = userDataOf(template);
     expect(userData).toContain(`WP_BOOT_RESOURCE='${id}'`);
@@ -93,7 +93,7 @@ describe('the boot archive in the user data', () => {
   test('unpacks with tar into exactly the files of assets/boot, executables executable', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boot-'));
     try {
-      execFileSync('tar', ['-xzf', '-', '-C', dir, '--no-same-owner'], { input: Buffer.from(bootArchiveBase64(), 'base64') });
+      execFileSync('tar', ['-xzf', '-', '-C', dir, '--no-same-owner'], { input: Buffer.from(bootArchive().archive, 'base64') });
       const names = fs.readdirSync(dir).sort();
       expect(names).toEqual(fs.readdirSync(ASSETS).sort());
       expect(names).toContain('boot.sh');

@@ -1,9 +1,9 @@
 import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { acknowledge } from './private/nag';
+import { createSiteKey, retainUnlessDestroyed } from './private/removal';
 
 /** Options for the site's daily backup (`WordPressBackup.daily()`). */
 export interface WordPressBackupOptions {
@@ -101,13 +101,8 @@ class DailyBackup extends WordPressBackup {
     }
     this.checkCopyRegion(scope);
     // Backups outlive the stack unless it is a test stack: the vault and its key are retained.
-    const removalPolicy = context.removalPolicy ?? RemovalPolicy.RETAIN;
-    const encryptionKey = new kms.Key(scope, 'Key', {
-      description: `Encrypts the backups of ${scope.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy,
-    });
-    const vault = new backup.BackupVault(scope, 'Vault', { encryptionKey, removalPolicy });
+    const encryptionKey = createSiteKey(scope, 'Key', `Encrypts the backups of ${scope.node.path}`, context.removalPolicy);
+    const vault = new backup.BackupVault(scope, 'Vault', { encryptionKey, removalPolicy: retainUnlessDestroyed(context.removalPolicy) });
     const plan = new backup.BackupPlan(scope, 'Plan', { backupVault: vault });
     plan.addRule(new backup.BackupPlanRule({
       ruleName: 'Daily',

@@ -6,12 +6,12 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { createSiteKey } from './private/removal';
 
 /** @internal */
 export interface MonitoringProps {
@@ -246,11 +246,7 @@ export class Monitoring extends Construct {
 
   /** An encrypted topic for the alarms, with the email address subscribed if any (AWS sends a confirmation mail first). */
   private createTopic(email?: string): sns.ITopic {
-    const key = new kms.Key(this, 'AlarmTopicKey', {
-      description: `Encrypts the alarm notifications of ${this.node.scope!.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy: this.props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    const key = createSiteKey(this, 'AlarmTopicKey', `Encrypts the alarm notifications of ${this.node.scope!.node.path}`, this.props.removalPolicy);
     // CloudWatch publishes to an encrypted topic only with a customer managed key that lets it.
     key.addToResourcePolicy(new iam.PolicyStatement({
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],

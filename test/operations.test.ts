@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -303,4 +303,19 @@ describe('restoring a site from its backups', () => {
     expect(() => synth({ media: WordPressMedia.ebs({ fromSnapshot: 'vol-0123456789abcdef0' }) }))
       .toThrow(/WordPressMedia.ebs\(\{ fromSnapshot \}\) is 'vol-0123456789abcdef0', which is not an EBS snapshot ID/);
   });
+});
+
+test.each([
+  ['RDS', WordPressDatabase.rdsMultiAz(), 'AWS::RDS::DBInstance'],
+  ['Aurora', WordPressDatabase.auroraReplicas(), 'AWS::RDS::DBCluster'],
+])('%s: removalPolicy SNAPSHOT snapshots the database alone; the keys, the vault and the rest it keeps are retained', (_name, database, snapshotType) => {
+  // CloudFormation snapshots only some resource types; a Snapshot policy on a key or a vault is not one of them.
+  const { template } = synth({ database, removalPolicy: RemovalPolicy.SNAPSHOT, alarmEmail: 'ops@example.com' });
+  const snapshotted = Object.values<any>(template.toJSON().Resources).filter((r) => r.DeletionPolicy === 'Snapshot').map((r) => r.Type);
+  expect(snapshotted).toEqual([snapshotType]);
+  for (const type of ['AWS::KMS::Key', 'AWS::Backup::BackupVault']) {
+    for (const resource of Object.values<any>(template.findResources(type))) {
+      expect([type, resource.DeletionPolicy]).toEqual([type, 'Retain']);
+    }
+  }
 });

@@ -8,21 +8,21 @@ import { ScalableWordPress, WordPressDatabase, WordPressMedia } from '../src';
 /**
  * The README's architecture diagram (Mermaid), read from a synthesized site rather than drawn: a node per tier of
  * the construct (its children, grouped below), and edges found in the template: who may connect to whom (security
- * group rules, with their ports), what the DNS names point to, what the instance role may use, what the backup
+ * group rules, with their ports), what the DNS names point to, what the firewall filters, what the instance role may use, what the backup
  * plan backs up, what the alarms watch. `npx projen diagram` writes it into README.md; a test fails when the
  * README's copy differs.
  */
 const TIERS: Record<string, string> = {
-  Vpc: 'Network', FlowLogs: 'Logs', LogsKey: 'Logs', Logs: 'Logs',
+  Vpc: 'Network', FlowLogRole: 'Network', FlowLogs: 'Logs', LogsKey: 'Logs', Logs: 'Logs',
   WebSecurityGroup: 'Instances', InstanceRole: 'Instances', LaunchTemplate: 'Instances', AutoScalingGroup: 'Instances',
   LoadBalancer: 'LoadBalancer', TargetGroup: 'LoadBalancer', AccessLogs: 'LoadBalancer',
   SecretsKey: 'Secrets', Secrets: 'Secrets', Database: 'Database', Media: 'Media', DNS: 'DNS', Distribution: 'Edge',
-  Firewall: 'Edge', Backup: 'Backup', Monitoring: 'Monitoring', EmailIdentity: 'Email',
+  Firewall: 'Firewall', FirewallAssociation: 'Firewall', Backup: 'Backup', Monitoring: 'Monitoring', EmailIdentity: 'Email',
 };
 const LABELS: Record<string, string> = {
   Internet: 'Visitors', DNS: 'Route 53 + ACM', LoadBalancer: 'Application Load Balancer', Instances: 'Auto Scaling group<br/>nginx + PHP-FPM',
   Database: 'Database', Media: 'Media', Secrets: 'Secrets Manager', Backup: 'AWS Backup', Monitoring: 'CloudWatch alarms<br/>+ dashboard',
-  Logs: 'CloudWatch Logs', Email: 'Amazon SES', Edge: 'CloudFront + AWS WAF',
+  Logs: 'CloudWatch Logs', Email: 'Amazon SES', Edge: 'CloudFront', Firewall: 'AWS WAF',
 };
 
 export function architectureDiagram(site: Construct, template: { Resources: Record<string, any> }): string {
@@ -59,7 +59,11 @@ export function architectureDiagram(site: Construct, template: { Resources: Reco
       }
     } else if (r.Type === 'AWS::Route53::RecordSet' && p.AliasTarget) {
       tiersIn(p.AliasTarget).forEach((t) => add(tier!, t, 'alias'));
-    } else if (r.Type === 'AWS::IAM::Policy' && tier === 'Instances') {
+    } else if (r.Type === 'AWS::WAFv2::WebACLAssociation') {
+      add('Firewall', tiersIn(p.ResourceArn)[0], 'filters');
+    } else if (r.Type === 'AWS::CloudFront::Distribution') {
+      tiersIn(p.DistributionConfig.WebACLId).forEach((t) => add(t, 'Edge', 'filters'));
+    } else if (r.Type === 'AWS::IAM::ManagedPolicy' && tier === 'Instances') {
       tiersIn(p.PolicyDocument).forEach((t) => add('Instances', t, 'role'));
     } else if (r.Type === 'AWS::Backup::BackupSelection') {
       tiersIn(p.BackupSelection.Resources).forEach((t) => add('Backup', t, 'backs up'));

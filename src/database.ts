@@ -261,10 +261,17 @@ class RdsMultiAzDatabase extends WordPressDatabase {
         description: 'WordPress on MySQL: TLS required, slow query log on',
         parameters: PARAMETERS,
       }),
+      // RDS for MySQL audits through the MariaDB Audit Plugin, an option (all MySQL 8.4 versions:
+      // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.MySQL.Options.AuditPlugin.html).
+      optionGroup: new rds.OptionGroup(scope, 'Options', {
+        engine,
+        description: 'WordPress on MySQL: audit log of logins and of schema and privilege changes',
+        configurations: [{ name: 'MARIADB_AUDIT_PLUGIN', settings: { SERVER_AUDIT_EVENTS: AUDIT_EVENTS } }],
+      }),
       backupRetention: o.backupRetention ?? Duration.days(7),
       deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ['error', 'slowquery'],
+      cloudwatchLogsExports: ['audit', 'error', 'slowquery'],
       ...INSIGHTS,
       autoMinorVersionUpgrade: true,
       copyTagsToSnapshot: true,
@@ -363,14 +370,16 @@ class AuroraReplicasDatabase extends WordPressDatabase {
       vpcSubnets: { subnets: context.subnets.subnets },
       parameterGroup: new rds.ParameterGroup(scope, 'Parameters', {
         engine,
+        // The description is the first one: changing it would replace the parameter group (the audit parameters are dynamic).
         description: 'WordPress on Aurora MySQL: TLS required, slow query log on',
-        parameters: PARAMETERS,
+        // Aurora MySQL audits through cluster parameters (Aurora User Guide, "Using Advanced Auditing with an Amazon Aurora MySQL DB cluster").
+        parameters: { ...PARAMETERS, server_audit_logging: '1', server_audit_events: AUDIT_EVENTS },
       }),
       backup: { retention: o.backupRetention ?? Duration.days(7) },
       backtrackWindow: o.backtrackWindow,
       deletionProtection: context.removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy: context.removalPolicy ?? RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ['error', 'slowquery'],
+      cloudwatchLogsExports: ['audit', 'error', 'slowquery'],
       ...INSIGHTS,
       copyTagsToSnapshot: true,
     };
@@ -399,6 +408,12 @@ class AuroraReplicasDatabase extends WordPressDatabase {
     };
   }
 }
+
+/**
+ * What the audit log records: logins (and failed ones), and changes to the schema and to privileges. Not every
+ * query: WordPress's own reads and writes would multiply the log's cost, and the general log is off for that reason.
+ */
+const AUDIT_EVENTS = 'CONNECT,QUERY_DDL,QUERY_DCL';
 
 /** Server parameters both engines get: TLS for every connection, and slow queries logged. */
 const PARAMETERS = {

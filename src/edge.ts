@@ -6,11 +6,13 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { WordPressFirewall } from './firewall';
+import { FirewallTarget, WordPressFirewall } from './firewall';
 import { acknowledge } from './private/nag';
 import { retainUnlessDestroyed } from './private/removal';
 import { describeAzs, distinctAzs } from './private/validation';
@@ -44,6 +46,28 @@ export interface CloudFrontEdgeOptions {
 }
 
 /**
+ * Options for `WordPressEdge.loadBalancer()`.
+ */
+export interface LoadBalancerEdgeOptions {
+  /**
+   * The AWS WAF web ACL in front of the load balancer: a `WordPressFirewall` with
+   * `target: FirewallTarget.LOAD_BALANCER`, in the site's region.
+   *
+   * @default - a regional `WordPressFirewall` made by the site, unless `firewallEnabled` is false
+   */
+  readonly firewall?: WordPressFirewall;
+
+  /**
+   * Whether AWS WAF protects the load balancer. A web ACL costs about USD 12 a month (the ACL and its seven
+   * rules) and USD 0.60 per million requests; without it, login brute force, SQL injection and known
+   * WordPress exploits reach the instances.
+   *
+   * @default true
+   */
+  readonly firewallEnabled?: boolean;
+}
+
+/**
  * What stands between visitors and the instances: an Application Load Balancer alone, or CloudFront with
  * AWS WAF in front of a load balancer that only CloudFront can reach.
  *
@@ -53,11 +77,11 @@ export interface CloudFrontEdgeOptions {
  */
 export abstract class WordPressEdge {
   /**
-   * An internet-facing Application Load Balancer in the public subnets: HTTPS with a domain, HTTP on the load
-   * balancer's name without one. No CDN and no firewall. Works in any stack, including environment-agnostic ones.
+   * An internet-facing Application Load Balancer in the public subnets, behind AWS WAF: HTTPS with a domain,
+   * HTTP on the load balancer's name without one. No CDN. Works in any stack, including environment-agnostic ones.
    */
-  public static loadBalancer(): WordPressEdge {
-    return new LoadBalancerEdge();
+  public static loadBalancer(options: LoadBalancerEdgeOptions = {}): WordPressEdge {
+    return new LoadBalancerEdge(options);
   }
 
   /**
@@ -95,6 +119,8 @@ export interface EdgeContext {
   readonly accessLogBucket?: s3.IBucket;
   /** Whether the load balancer writes access logs (to `accessLogBucket`, or a bucket made here). */
   readonly accessLogs: boolean;
+  /** The site's key for logs, which the firewalls the site makes use too. */
+  readonly logsKey: kms.IKey;
   /** `DESTROY` turns off the load balancer's deletion protection, as it does the database's. */
   readonly removalPolicy?: RemovalPolicy;
   /** How long anonymous pages are cached; 0 turns caching of pages off. */
@@ -122,11 +148,30 @@ export interface BoundEdge {
 }
 
 class LoadBalancerEdge extends WordPressEdge {
+  constructor(private readonly options: LoadBalancerEdgeOptions) {
+    super();
+    if (options.firewallEnabled === false && options.firewall) {
+      throw new Error('WordPressEdge.loadBalancer() has firewallEnabled: false and a firewall: remove one of the two.');
+    }
+    requireFirewallTarget(options.firewall, FirewallTarget.LOAD_BALANCER, 'WordPressEdge.loadBalancer({ firewall })');
+  }
+
   /** @internal */
   public _bind(site: Construct, context: EdgeContext): BoundEdge {
     const loadBalancer = createLoadBalancer(site, context, true, selectPublicSubnets(context.vpc));
     acknowledge(loadBalancer, 'AwsSolutions-EC23',
       'a public website: the load balancer accepts HTTP and HTTPS from anywhere, and nothing else');
+    const firewall = this.options.firewallEnabled === false ? undefined : this.options.firewall ??
+      new WordPressFirewall(site, 'Firewall', {
+        target: FirewallTarget.LOAD_BALANCER, encryptionKey: context.logsKey, removalPolicy: retainUnlessDestroyed(context.removalPolicy),
+      });
+    if (firewall) {
+      new wafv2.CfnWebACLAssociation(site, 'FirewallAssociation', { resourceArn: loadBalancer.loadBalancerArn, webAclArn: firewall.webAclArn });
+    } else {
+      Annotations.of(site).addWarningV2('cdk-scalable-wordpress:noFirewall',
+        'WordPressEdge.loadBalancer({ firewallEnabled: false }): no AWS WAF in front of the site, so login brute force, SQL injection ' +
+        'and known WordPress exploits reach the instances. Remove firewallEnabled: false unless another firewall protects the load balancer.');
+    }
     const targetGroup = createTargetGroup(site, context);
     const { domainName, domainZone } = context;
     if (domainName && domainZone) {
@@ -145,13 +190,20 @@ class LoadBalancerEdge extends WordPressEdge {
       loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
       const healthCheck = createDns(dns, context, route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(loadBalancer)),
         context.dualStack);
-      return { kind: 'load-balancer', url: `https://${domainName}`, loadBalancer, listener, targetGroup, certificate, healthCheck };
+      return { kind: 'load-balancer', url: `https://${domainName}`, loadBalancer, listener, targetGroup, certificate, healthCheck, firewall };
     }
     Annotations.of(site).addWarningV2('cdk-scalable-wordpress:noHttps',
       'No domainName: the site is served over plain HTTP on the load balancer\'s DNS name, and logins travel unencrypted. ' +
       'Set domainName and domainZone for HTTPS, or use edge: WordPressEdge.cloudFront(), which serves HTTPS on its own name.');
     const listener = loadBalancer.addListener('Http', { port: 80, defaultTargetGroups: [targetGroup], open: true });
-    return { kind: 'load-balancer', url: `http://${loadBalancer.loadBalancerDnsName}`, loadBalancer, listener, targetGroup };
+    return { kind: 'load-balancer', url: `http://${loadBalancer.loadBalancerDnsName}`, loadBalancer, listener, targetGroup, firewall };
+  }
+}
+
+/** A web ACL protects only what its scope allows: CloudFront's must be of scope CLOUDFRONT, a load balancer's REGIONAL. */
+function requireFirewallTarget(firewall: WordPressFirewall | undefined, target: FirewallTarget, prop: string) {
+  if (firewall && firewall.target !== target) {
+    throw new Error(`${prop} is a firewall with target ${firewall.target}, but this edge needs one with target: FirewallTarget.${target}.`);
   }
 }
 
@@ -172,6 +224,7 @@ function personalCookies(cookieHash: string): string[] {
 class CloudFrontEdge extends WordPressEdge {
   constructor(private readonly options: CloudFrontEdgeOptions) {
     super();
+    requireFirewallTarget(options.firewall, FirewallTarget.CLOUDFRONT, 'WordPressEdge.cloudFront({ firewall })');
     const ttl = options.staticFilesTtl?.toSeconds({ integral: false });
     if (ttl !== undefined && !Token.isUnresolved(ttl) && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 31536000)) {
       throw new Error(`WordPressEdge.cloudFront({ staticFilesTtl }) is ${ttl} s, but it must be whole seconds up to a year. Use e.g. Duration.days(7).`);
@@ -183,7 +236,9 @@ class CloudFrontEdge extends WordPressEdge {
     const region = Stack.of(site).region;
     const inUsEast1 = !Token.isUnresolved(region) && region === 'us-east-1';
     const here = Token.isUnresolved(region) ? 'an environment-agnostic stack' : `a stack in ${region}`;
-    const firewall = this.options.firewall ?? (inUsEast1 ? new WordPressFirewall(site, 'Firewall') : undefined);
+    const firewall = this.options.firewall ?? (inUsEast1 ? new WordPressFirewall(site, 'Firewall', {
+      encryptionKey: context.logsKey, removalPolicy: retainUnlessDestroyed(context.removalPolicy),
+    }) : undefined);
     if (!firewall) {
       throw new Error(
         `WordPressEdge.cloudFront() needs a web ACL in us-east-1, and the site is in ${here}. Either give the site's stack ` +

@@ -1,7 +1,9 @@
 import { ArnFormat, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { createLogsKey } from './private/removal';
 import { ensureInteger } from './private/validation';
 
 /**
@@ -18,9 +20,27 @@ export enum FirewallMode {
 }
 
 /**
+ * What a `WordPressFirewall` protects, which decides where its web ACL lives.
+ */
+export enum FirewallTarget {
+  /** A CloudFront distribution: the web ACL (scope CLOUDFRONT) lives in us-east-1, whatever the site's region. */
+  CLOUDFRONT = 'CLOUDFRONT',
+  /** An Application Load Balancer: the web ACL (scope REGIONAL) lives in the load balancer's region. */
+  LOAD_BALANCER = 'LOAD_BALANCER',
+}
+
+/**
  * Properties of a `WordPressFirewall`.
  */
 export interface WordPressFirewallProps {
+  /**
+   * What the firewall protects: a distribution (`WordPressEdge.cloudFront()`) or a load balancer
+   * (`WordPressEdge.loadBalancer()`).
+   *
+   * @default FirewallTarget.CLOUDFRONT
+   */
+  readonly target?: FirewallTarget;
+
   /**
    * Whether matching requests are blocked or only counted.
    *
@@ -42,6 +62,14 @@ export interface WordPressFirewallProps {
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The customer managed key that encrypts the firewall's logs. CloudWatch Logs must be allowed to use it
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+   *
+   * @default - a key of the firewall's own, which rotates yearly
+   */
+  readonly encryptionKey?: kms.IKey;
 
   /**
    * What happens to the log group when it leaves the stack.
@@ -67,13 +95,14 @@ const MANAGED_RULE_GROUPS: ReadonlyArray<{ name: string; countOnly?: string[] }>
 ];
 
 /**
- * An AWS WAF web ACL for a WordPress site behind CloudFront: AWS's managed rule groups for IP reputation,
- * common exploits, known bad inputs, SQL injection, PHP and WordPress, and a rate limit per IP address on
- * the login and XML-RPC endpoints. It logs to CloudWatch Logs.
+ * An AWS WAF web ACL for a WordPress site: AWS's managed rule groups for IP reputation, common exploits,
+ * known bad inputs, SQL injection, PHP and WordPress, and a rate limit per IP address on the login and
+ * XML-RPC endpoints. It logs to CloudWatch Logs.
  *
  * A web ACL for CloudFront lives in us-east-1, whatever the region of the site: make this construct in a
  * stack in us-east-1 and pass it to `WordPressEdge.cloudFront({ firewall })`, with `crossRegionReferences`
- * on the site's stack. A site in us-east-1 makes its own.
+ * on the site's stack. A site in us-east-1 makes its own. A site behind its load balancer alone makes a
+ * regional one (`target: FirewallTarget.LOAD_BALANCER`) unless told not to.
  *
  * @example
  * const app = new App();
@@ -83,7 +112,9 @@ const MANAGED_RULE_GROUPS: ReadonlyArray<{ name: string; countOnly?: string[] }>
  * new ScalableWordPress(site, 'Site', { edge: WordPressEdge.cloudFront({ firewall }) });
  */
 export class WordPressFirewall extends Construct {
-  /** The web ACL, of scope CLOUDFRONT. */
+  /** What the firewall protects. */
+  public readonly target: FirewallTarget;
+  /** The web ACL, of scope CLOUDFRONT or REGIONAL (see `target`). */
   public readonly webAcl: wafv2.CfnWebACL;
   /** The web ACL's ARN, which a CloudFront distribution takes as its `webAclId`. */
   public readonly webAclArn: string;
@@ -92,11 +123,13 @@ export class WordPressFirewall extends Construct {
 
   constructor(scope: Construct, id: string, props: WordPressFirewallProps = {}) {
     super(scope, id);
+    this.target = props.target ?? FirewallTarget.CLOUDFRONT;
     const region = Stack.of(this).region;
-    if (Token.isUnresolved(region) || region !== 'us-east-1') {
+    if (this.target === FirewallTarget.CLOUDFRONT && (Token.isUnresolved(region) || region !== 'us-east-1')) {
       throw new Error(
         `WordPressFirewall is in a stack whose region is ${Token.isUnresolved(region) ? 'not set' : region}, but a web ACL for CloudFront must be ` +
-        'in us-east-1. Make it in a stack with env: { region: \'us-east-1\' } and pass it to the site\'s stack, which needs crossRegionReferences: true.',
+        'in us-east-1. Make it in a stack with env: { region: \'us-east-1\' } and pass it to the site\'s stack, which needs crossRegionReferences: true. ' +
+        'For a site behind its load balancer alone, set target: FirewallTarget.LOAD_BALANCER.',
       );
     }
     const limit = props.loginRequestsPerFiveMinutes ?? 100;
@@ -144,7 +177,7 @@ export class WordPressFirewall extends Construct {
     });
 
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
-      scope: 'CLOUDFRONT',
+      scope: this.target === FirewallTarget.CLOUDFRONT ? 'CLOUDFRONT' : 'REGIONAL',
       defaultAction: { allow: {} },
       description: `WordPress: AWS managed rules and a login rate limit${count ? ', counting only' : ''}`,
       rules,
@@ -156,6 +189,7 @@ export class WordPressFirewall extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `aws-waf-logs-${Stack.of(this).stackName}-${id}`.slice(0, 512),
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: props.encryptionKey ?? createLogsKey(this, 'LogsKey', `Encrypts the logs of ${this.node.path}`, props.removalPolicy),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     new wafv2.CfnLoggingConfiguration(this, 'Logging', {

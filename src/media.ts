@@ -217,10 +217,11 @@ class EbsMedia extends WordPressMedia {
     volume.grantAttachVolumeByResourceTag(context.role, context.attachers);
     acknowledge(context.role, 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
       'ec2:AttachVolume on instances is limited by condition to instances that carry this site\'s tag (grantAttachVolumeByResourceTag)');
-    const describeVolumes = new iam.Policy(scope, 'DescribeVolumesPolicy', {
+    // A managed policy, as the role's others are; its construct ID is not the former inline policy's.
+    const describeVolumes = new iam.ManagedPolicy(scope, 'DescribeVolumes', {
       statements: [new iam.PolicyStatement({ actions: ['ec2:DescribeVolumes'], resources: ['*'] })],
+      roles: [context.role],
     });
-    describeVolumes.attachToRole(context.role);
     acknowledge(describeVolumes, 'AwsSolutions-IAM5[Resource::*]',
       'ec2:DescribeVolumes supports no resource-level permissions; it is read-only and lets the boot script wait until the volume is free');
     return { kind: 'ebs', volume };

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Annotations, Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -27,9 +27,10 @@ import { WordPressFirewall } from './firewall';
 import { InstanceLogs } from './instance-logs';
 import { WordPressMedia } from './media';
 import { Monitoring } from './monitoring';
+import { ManagedPolicyRole } from './private/managed-policy-role';
 import { acknowledge } from './private/nag';
 import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
-import { createSiteKey, retainUnlessDestroyed } from './private/removal';
+import { createLogsKey, createSiteKey, retainUnlessDestroyed } from './private/removal';
 import {
   Capacity, normalizeDomainName, pageCacheTtlSeconds, validateAccessLogs, validateAdmin, validateCapacity, validateDomain, validateInstanceType,
   validateScalingTargets,
@@ -321,7 +322,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly certificate?: acm.ICertificate;
   /** The CloudFront distribution, with `WordPressEdge.cloudFront()`. */
   public readonly distribution?: cloudfront.IDistribution;
-  /** The firewall in front of the distribution, with `WordPressEdge.cloudFront()`. Its `webAcl` is the AWS WAF web ACL. */
+  /**
+   * The firewall in front of the site: on the distribution with `WordPressEdge.cloudFront()`, on the load balancer
+   * otherwise. Its `webAcl` is the AWS WAF web ACL. Undefined with `WordPressEdge.loadBalancer({ firewallEnabled: false })`.
+   */
   public readonly firewall?: WordPressFirewall;
   /** The site's CloudWatch dashboard: traffic, errors, latency, instances, database, media and edge at a glance. */
   public readonly dashboard: cloudwatch.Dashboard;
@@ -355,7 +359,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     const pageCacheSeconds = pageCacheTtlSeconds(this, props.pageCacheTtl);
     validateAccessLogs(props.accessLogs, props.accessLogBucket);
 
-    const logsKey = this.createLogsKey(props.removalPolicy);
+    const logsKey = createLogsKey(this, 'LogsKey', `Encrypts the logs of ${this.node.path}`, props.removalPolicy);
     this.vpc = props.vpc ?? this.createVpc(logsKey, props.removalPolicy);
     const dualStack = !props.vpc;
     const dataSubnets = selectSubnets(this.vpc, 'dataSubnets', props.dataSubnets ?? defaultDataSubnets(this.vpc),
@@ -385,7 +389,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       allowAllIpv6Outbound: true,
     });
     this.connections = new ec2.Connections({ securityGroups: [webSecurityGroup] });
-    const role = new iam.Role(this, 'InstanceRole', {
+    const role = new ManagedPolicyRole(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'WordPress instances: read the site secrets, attach the site volume, signal the stack, SSM Session Manager',
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
@@ -457,6 +461,7 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       privateSubnets: webSubnets,
       autoScalingGroup: this.autoScalingGroup,
       healthCheckPath: ScalableWordPress.HEALTH_CHECK_PATH,
+      logsKey,
       domainName,
       domainZone: props.domainZone,
       certificate: props.certificate,
@@ -502,6 +507,14 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     });
     this.backupPlan = backups.plan;
     this.backupVault = backups.vault;
+    if (backups.plan && db.cluster) {
+      // The packs' RDSInBackupPlan looks for each DB instance in a selection; AWS Backup protects Aurora by cluster,
+      // and the cluster is in the plan (https://docs.aws.amazon.com/aws-backup/latest/devguide/whatisbackup.html#supported-resources).
+      for (const pack of ['HIPAA.Security', 'NIST.800.53.R5']) {
+        acknowledge(db.cluster, `${pack}-RDSInBackupPlan`,
+          'Aurora is backed up by cluster, and the cluster is in the site\'s backup plan; AWS Backup does not back up an Aurora instance alone');
+      }
+    }
     const monitoring = new Monitoring(this, 'Monitoring', {
       loadBalancer: edge.loadBalancer,
       targetGroup: edge.targetGroup,
@@ -573,29 +586,17 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     });
   }
 
-  /** A key for the site's logs: CloudWatch Logs may use it for this account's log groups only. */
-  private createLogsKey(removalPolicy?: RemovalPolicy): kms.Key {
-    const logsKey = createSiteKey(this, 'LogsKey', `Encrypts the logs of ${this.node.path}`, removalPolicy);
-    logsKey.addToResourcePolicy(new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
-    }));
-    return logsKey;
-  }
-
   private createVpc(logsKey: kms.IKey, removalPolicy?: RemovalPolicy): ec2.Vpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       ipProtocol: ec2.IpProtocol.DUAL_STACK,
       // The default security group allows nothing (nothing uses it): a custom resource removes its rules.
       restrictDefaultSecurityGroup: true,
-      // Only the instances take IPv6 addresses, for egress through the egress-only gateway; the load balancer, NAT,
-      // database and file system need none. No subnet maps public IPv4 addresses (the default of a dual-stack VPC).
+      // No subnet assigns addresses on its own, IPv4 or IPv6: the instances' launch template asks for their IPv6
+      // address (for egress through the egress-only gateway), and the load balancer, NAT, database and file system need none.
       subnetConfiguration: [
         { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, ipv6AssignAddressOnCreation: false },
-        { name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: 'Web', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22, ipv6AssignAddressOnCreation: false },
         { name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24, ipv6AssignAddressOnCreation: false },
       ],
     });
@@ -604,8 +605,9 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       encryptionKey: logsKey,
       removalPolicy: retainUnlessDestroyed(removalPolicy),
     });
+    const role = new ManagedPolicyRole(this, 'FlowLogRole', { assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com') });
     vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup, role),
       trafficType: ec2.FlowLogTrafficType.REJECT,
     });
     return vpc;
@@ -641,6 +643,19 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
         volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
       }],
     });
+    if (!props.vpc) {
+      // In the construct's dual-stack VPC, each instance takes one IPv6 address on its network interface (the
+      // subnets assign none). The L2 has no prop for it. With a network interface in the template, EC2 takes the
+      // security groups on the interface only, so they move there, every group the launch template holds
+      // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-launchtemplate-networkinterface.html, Groups).
+      const cfnLaunchTemplate = launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
+      cfnLaunchTemplate.addPropertyOverride('LaunchTemplateData.NetworkInterfaces', [{
+        DeviceIndex: 0,
+        Ipv6AddressCount: 1,
+        Groups: Lazy.list({ produce: () => launchTemplate.connections.securityGroups.map((group) => group.securityGroupId) }),
+      }]);
+      cfnLaunchTemplate.addPropertyDeletionOverride('LaunchTemplateData.SecurityGroupIds');
+    }
     const asg = new autoscaling.AutoScalingGroup(this, 'AutoScalingGroup', {
       vpc: this.vpc,
       vpcSubnets: { subnets: subnets.subnets },

@@ -2,7 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
-import { FirewallMode, ScalableWordPress, WordPressEdge, WordPressFirewall } from '../src';
+import { FirewallMode, FirewallTarget, ScalableWordPress, WordPressEdge, WordPressFirewall } from '../src';
 import { synth, synthWith, userDataOf, zone } from './util';
 
 const US_EAST_1 = { env: { region: 'us-east-1' } };
@@ -164,7 +164,7 @@ describe('edge: CloudFront with AWS WAF', () => {
 
   test('lets the instances invalidate this distribution, and no other', () => {
     const distributionId = stack.resolve(site.distribution!.distributionId);
-    template.hasResourceProperties('AWS::IAM::Policy', {
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([{
           Action: 'cloudfront:CreateInvalidation',
@@ -253,11 +253,12 @@ describe('edge: CloudFront options', () => {
     expect(defaults.OriginRequestPolicyId).toEqual(behaviorFor(template, '/wp-admin/*').OriginRequestPolicyId);
   });
 
-  test('the load balancer edge stays the default, as before: internet-facing, no distribution, no web ACL', () => {
+  test('the load balancer edge stays the default: internet-facing, no distribution, a regional web ACL', () => {
     const { template, site } = synth();
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internet-facing' });
     template.resourceCountIs('AWS::CloudFront::Distribution', 0);
-    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    expect(site.firewall?.target).toBe(FirewallTarget.LOAD_BALANCER);
     expect(site.distribution).toBeUndefined();
     expect(userDataOf(template)).toContain("WP_EDGE='load-balancer'");
   });

@@ -1,23 +1,27 @@
 import { App, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { AuroraReaderType, ScalableWordPress, ScalableWordPressProps, WordPressDatabase, WordPressEdge, WordPressMedia } from '../src';
 import { zone } from './util';
 
 // cdk-nag 3 as a Validations plugin does not run on aws-cdk-lib 2.257 (it needs a newer core), so the
 // checks are run directly on the synthesized tree, and a known-bad resource proves they are alive.
-function findings(build: (stack: Stack) => void, options: { ignoreAcknowledgements?: boolean; stackProps?: StackProps } = {}) {
+// `compliancePacks` adds HIPAA Security and NIST 800-53 R5, whose false positives the construct acknowledges too.
+interface FindingsOptions { ignoreAcknowledgements?: boolean; stackProps?: StackProps; compliancePacks?: boolean }
+function findings(build: (stack: Stack) => void, options: FindingsOptions = {}) {
   const app = new App();
   const stack = new Stack(app, 'Test', options.stackProps);
   build(stack);
   app.synth();
-  const checks = new AwsSolutionsChecks();
-  if (options.ignoreAcknowledgements) {
-    (checks as any).isAcknowledged = () => false;
-  }
-  return checks.validateScope(app).violations
-    .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+  const packs = [new AwsSolutionsChecks(), ...options.compliancePacks ? [new HIPAASecurityChecks(), new NIST80053R5Checks()] : []];
+  return packs.flatMap((checks) => {
+    if (options.ignoreAcknowledgements) {
+      (checks as any).isAcknowledged = () => false;
+    }
+    return checks.validateScope(app).violations
+      .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+  });
 }
 
 /** The reasons given for acknowledged rules anywhere in the tree. */
@@ -55,7 +59,7 @@ describe('cdk-nag AwsSolutions', () => {
     const raw = findings((stack) => {
       new ScalableWordPress(stack, 'Site', props(stack));
       acknowledged = acknowledgements(stack).map(([id]) => id);
-    }, { ignoreAcknowledgements: true, stackProps });
+    }, { ignoreAcknowledgements: true, stackProps, compliancePacks: true });
     const fired = new Set(raw.map((f) => f.split(' at ')[0]));
     for (const id of acknowledged) {
       expect([id, fired.has(id)]).toStrictEqual([id, true]);

@@ -208,7 +208,7 @@ describe('email through SES', () => {
     }
     expect(site.emailIdentity).toBeDefined();
     expect(userDataOf(template)).toContain("WP_MAIL_FROM='wordpress@example.com'");
-    template.hasResourceProperties('AWS::IAM::Policy', {
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({
           Action: ['ses:SendEmail', 'ses:SendRawEmail'],
@@ -253,7 +253,7 @@ describe('logs off the instances', () => {
       expect(group.DeletionPolicy).toBe('Retain');
     }
     expect(site.logGroups).toHaveLength(5);
-    const policy = JSON.stringify(stack.resolve(Object.values<any>(template.findResources('AWS::IAM::Policy'))
+    const policy = JSON.stringify(stack.resolve(Object.values<any>(template.findResources('AWS::IAM::ManagedPolicy'))
       .find((p) => p.Properties.Roles.some((r: any) => /SiteInstanceRole/.test(JSON.stringify(r)))).Properties.PolicyDocument));
     for (const [id] of groups) {
       expect(policy).toContain(id);

@@ -259,7 +259,7 @@ describe('a bare ScalableWordPress', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
     });
-    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }));
+    const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: role }] } }));
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret].map((s) => stack.resolve(s.secretArn));
     const actions = statements.flatMap((s) => [].concat(s.Action));
@@ -409,7 +409,7 @@ describe('media: EBS for a single instance', () => {
     const asg = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'))[0].Properties;
     expect(asg.Tags).toContainEqual({ Key: tagKey, Value: tagValue, PropagateAtLaunch: true });
     const attachCondition = { [`ec2:ResourceTag/${tagKey}`]: tagValue };
-    template.hasResourceProperties('AWS::IAM::Policy', {
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({
           Action: 'ec2:AttachVolume',

@@ -6,7 +6,8 @@ const app = new App({ outdir: process.argv[2] ?? 'lab/work/cdk.out' });
 
 new ScalableWordPress(new Stack(app, 'LabAuroraEfs'), 'Site', {
   database: WordPressDatabase.auroraReplicas({ readers: 1 }),
-  media: WordPressMedia.efs(),
+  // Built from a recovery point: the first boot restores it through the AWS Backup stand-in.
+  media: WordPressMedia.efs({ fromRecoveryPoint: 'arn:aws:backup:lab-1:123456789012:recovery-point:LAB-MEDIA-0001' }),
   siteTitle: 'Lab \'quoted\' $title',
   // No hosted zone in the lab: an address of an identity "verified" elsewhere (the SES stand-in takes any).
   emailFrom: 'wordpress@lab.test',

@@ -8,7 +8,8 @@ One process, two listeners:
     kept in emails.jsonl), CloudWatch Logs CreateLogStream and PutLogEvents (JSON 1.1, events kept in logs.jsonl), CloudFront CreateInvalidation (REST/XML, applied
     to the edge stand-in's cache: config "cloudfront": {"DISTRIBUTION_ID": "CACHE_DIR"}), Secrets Manager (JSON 1.1),
     CloudFormation SignalResource and DescribeStackResource (the registered stacks' resources, with their
-    Metadata), EC2 AttachVolume/DetachVolume/DescribeVolumes, STS
+    Metadata), AWS Backup StartRestoreJob/DescribeRestoreJob (EFS into an existing file system), EC2
+    AttachVolume/DetachVolume/DescribeVolumes, STS
     GetCallerIdentity (query protocol, XML answers as botocore parses them). Signatures are ignored.
 
 Usage:
@@ -35,6 +36,7 @@ import fcntl
 import json
 import os
 import secrets as rnd
+import shutil
 import socket
 import subprocess
 import sys
@@ -245,6 +247,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and urlsplit(self.path).path == "/v2/email/outbound-emails":
             self._info.update(service="ses", action="SendEmail")
             return self.ses_send_email(json.loads(raw or b"{}"))
+        if urlsplit(self.path).path.startswith("/restore-jobs"):
+            return self.backup_restore(json.loads(raw or b"{}"))
         if target:
             self._info.update(service=svc or target.split(".")[0], target=target)
             return self.json_api(target, json.loads(raw or b"{}"))
@@ -268,6 +272,41 @@ class Handler(BaseHTTPRequestHandler):
                             "</GetCallerIdentityResult>" % (arn, inst.get("instance_id", "lab"), acct),
                             meta=True)
         return self.query_error(svc, "InvalidAction", "The lab stand-in does not implement %s %s" % (svc, action))
+
+    # AWS Backup StartRestoreJob (PUT /restore-jobs) and DescribeRestoreJob (GET /restore-jobs/ID), for EFS into an
+    # existing file system: the recovery point's directory (config "recovery_points": {ARN: DIR}) is copied into
+    # aws-backup-restore_DATETIME at the root of the file system's directory (config "file_systems": {ID: DIR}), as
+    # AWS Backup restores. A job reports RUNNING once, then COMPLETED, so that the caller has to wait.
+    def backup_restore(self, req):
+        if self.command == "PUT":
+            self._info.update(service="backup", action="StartRestoreJob")
+            meta = req.get("Metadata", {})
+            source = self.lab.cfg.get("recovery_points", {}).get(req.get("RecoveryPointArn", ""))
+            target = self.lab.cfg.get("file_systems", {}).get(meta.get("file-system-id", ""))
+            if not source:
+                return self.json_error("ResourceNotFoundException", "No recovery point %s" % req.get("RecoveryPointArn"), 404)
+            if not target or meta.get("newFileSystem") != "false" or req.get("ResourceType") != "EFS" or not req.get("IamRoleArn"):
+                return self.json_error("InvalidParameterValueException",
+                                       "The lab restores EFS into an existing file system only: %s" % json.dumps(req))
+            job = uuid.uuid4().hex.upper()
+            restored = os.path.join(target, "aws-backup-restore_" + dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H-%M-%S"))
+            shutil.copytree(source, restored, symlinks=True, dirs_exist_ok=True)
+            self.lab.with_state(lambda st: st.setdefault("restore_jobs", {}).update({job: {"describes": 0, "target": restored}}))
+            self._info["restore_job"] = job
+            return self.reply(200, json.dumps({"RestoreJobId": job}), "application/json")
+        job = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        self._info.update(service="backup", action="DescribeRestoreJob", restore_job=job)
+
+        def describe(st):
+            j = st.get("restore_jobs", {}).get(job)
+            if j is not None:
+                j["describes"] += 1
+            return j
+        j = self.lab.with_state(describe)
+        if j is None:
+            return self.json_error("ResourceNotFoundException", "No restore job %s" % job, 404)
+        status = "RUNNING" if j["describes"] == 1 else "COMPLETED"
+        return self.reply(200, json.dumps({"RestoreJobId": job, "Status": status}), "application/json")
 
     def ses_send_email(self, req):
         """SES v2 SendEmail (REST/JSON) with a raw message, as awscli v2 sends it: the message is kept, decoded, in

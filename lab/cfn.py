@@ -82,6 +82,9 @@ def resolve_getatt(template, values, name, attribute):
         ('AWS::CloudFront::Distribution', 'DomainName'): values['edgeHost'],
         ('AWS::CloudFront::Distribution', 'Id'): values['distributionId'],
     }
+    if (resource['Type'], attribute) == ('AWS::IAM::Role', 'Arn'):
+        # CloudFormation names a role STACK-LOGICALID-SUFFIX when the template gives no name.
+        return f"arn:aws:iam::{values['accountId']}:role/{values['stackName']}-{name}-lab"
     key = (resource['Type'], attribute)
     if key not in table:
         raise Unresolvable(f'the lab has no value for Fn::GetAtt {attribute} of {resource["Type"]} ({name})')

@@ -54,6 +54,10 @@ standin_add_secret() { _standin_edit 'c.setdefault("secrets", {})[args[0]] = arg
 # standin_add_stack RESOURCES_JSON: a rendered stack's resources (cfn.py's resources.json), for DescribeStackResource
 standin_add_stack() { _standin_edit 'import json; c.setdefault("stacks", {}).update(json.load(open(args[0])))' "$1"; }
 standin_add_distribution() { _standin_edit 'c.setdefault("cloudfront", {})[args[0]] = args[1]' "$1" "$2"; }
+# standin_add_recovery_point ARN DIR FS_ID FS_DIR: an EFS recovery point (a directory) that restores into FS_DIR
+standin_add_recovery_point() {
+  _standin_edit 'c.setdefault("recovery_points", {})[args[0]] = args[1]; c.setdefault("file_systems", {})[args[2]] = args[3]' "$1" "$2" "$3" "$4"
+}
 standin_add_volume() { _standin_edit 'c.setdefault("volumes", {})[args[0]] = {"size": int(args[1]), "az": args[2]}' "$1" "$2" "${3:-${LAB_REGION}a}"; }
 # A dead instance's volumes become available again (like EC2 after termination).
 standin_release() { python3 "$LAB_DIR/aws_standin.py" release-instance --config "$LAB_AWS/config.json" "$1" >/dev/null; }

@@ -2,7 +2,7 @@ import { RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Construct, IConstruct, IDependable } from 'constructs';
+import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs';
 import { acknowledge } from './private/nag';
 import { retainUnlessDestroyed } from './private/removal';
 import { distinctAzs } from './private/validation';
@@ -32,6 +32,17 @@ export interface EfsMediaOptions {
    * true with `WordPressBackup.none()`
    */
   readonly automaticBackups?: boolean;
+
+  /**
+   * Restore: fill the new file system from this AWS Backup recovery point of an EFS file system
+   * (`arn:aws:backup:REGION:ACCOUNT:recovery-point:ID`), such as one of the site's own backup plan. The first
+   * instance to boot starts the restore job and waits for it (the boot timeout is 20 minutes), then moves the files
+   * from AWS Backup's `aws-backup-restore_*` directory into `wp-content`; the others wait for it. Deploy it as a
+   * new site, as with `WordPressDatabase` `fromSnapshot`; see the README, "Restoring a site".
+   *
+   * @default - a new, empty file system
+   */
+  readonly fromRecoveryPoint?: string;
 }
 
 /**
@@ -129,6 +140,8 @@ export interface BoundMedia {
   readonly connections?: ec2.Connections;
   /** What must exist before an instance can mount the media, if anything. */
   readonly available?: IDependable;
+  /** The recovery point the first boot restores the media from, and the role AWS Backup restores with. */
+  readonly restore?: { readonly recoveryPointArn: string; readonly roleArn: string };
 }
 
 class EfsMedia extends WordPressMedia {
@@ -137,6 +150,11 @@ class EfsMedia extends WordPressMedia {
 
   constructor(private readonly options: EfsMediaOptions) {
     super();
+    const point = options.fromRecoveryPoint;
+    if (point !== undefined && !Token.isUnresolved(point) && !/^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9-]+$/.test(point)) {
+      throw new Error(`WordPressMedia.efs({ fromRecoveryPoint }) is '${point}', but it must be an AWS Backup recovery point ARN ` +
+        '(arn:aws:backup:REGION:ACCOUNT:recovery-point:ID), as `aws backup list-recovery-points-by-backup-vault` lists them.');
+    }
   }
 
   /** @internal */
@@ -175,8 +193,37 @@ class EfsMedia extends WordPressMedia {
     (fileSystem.node.defaultChild as efs.CfnFileSystem).backupPolicy = {
       status: this.options.automaticBackups ?? !context.backedUp ? 'ENABLED' : 'DISABLED',
     };
-    return { kind: 'efs', fileSystem, connections: fileSystem.connections, available: fileSystem.mountTargetsAvailable };
+    const available = new DependencyGroup(fileSystem.mountTargetsAvailable);
+    const restore = this.options.fromRecoveryPoint ? allowRestore(scope, context.role, this.options.fromRecoveryPoint, available) : undefined;
+    return { kind: 'efs', fileSystem, connections: fileSystem.connections, available, restore };
   }
+}
+
+/**
+ * A role for AWS Backup to restore with, and the instances' right to start that one restore and follow it.
+ * CloudFormation cannot create a file system from a recovery point, so the first boot asks AWS Backup to restore
+ * into the site's file system (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-efs.html).
+ */
+function allowRestore(scope: Construct, role: iam.IRole, recoveryPointArn: string, available: DependencyGroup): BoundMedia['restore'] {
+  const restoreRole = new iam.Role(scope, 'RestoreRole', {
+    assumedBy: new iam.ServicePrincipal('backup.amazonaws.com'),
+    description: 'AWS Backup restores the site\'s media from its recovery point',
+    managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSBackupServiceRolePolicyForRestores')],
+  });
+  acknowledge(restoreRole, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]',
+    'AWS Backup\'s own managed policy for restores, as AWS Backup documents');
+  const restorePolicy = new iam.ManagedPolicy(scope, 'Restore', {
+    roles: [role],
+    statements: [
+      new iam.PolicyStatement({ actions: ['backup:StartRestoreJob'], resources: [recoveryPointArn] }),
+      new iam.PolicyStatement({ actions: ['backup:DescribeRestoreJob'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [restoreRole.roleArn] }),
+    ],
+  });
+  acknowledge(restorePolicy, 'AwsSolutions-IAM5[Resource::*]',
+    'backup:DescribeRestoreJob takes no resource (Service Authorization Reference); it only reads the state of a restore job');
+  available.add(restorePolicy);
+  return { recoveryPointArn, roleArn: restoreRole.roleArn };
 }
 
 class EbsMedia extends WordPressMedia {
@@ -224,7 +271,8 @@ class EbsMedia extends WordPressMedia {
     });
     acknowledge(describeVolumes, 'AwsSolutions-IAM5[Resource::*]',
       'ec2:DescribeVolumes supports no resource-level permissions; it is read-only and lets the boot script wait until the volume is free');
-    return { kind: 'ebs', volume };
+    // The boot calls DescribeVolumes first thing: the instances wait for the policy.
+    return { kind: 'ebs', volume, available: describeVolumes };
   }
 }
 

@@ -562,6 +562,8 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       fileSystemId: storage.fileSystem?.fileSystemId,
       fileSystemDnsName: storage.fileSystem ? `${storage.fileSystem.fileSystemId}.efs.${stack.region}.${stack.urlSuffix}` : undefined,
       volumeId: storage.volume?.volumeId,
+      mediaRecoveryPoint: storage.restore?.recoveryPointArn,
+      mediaRestoreRoleArn: storage.restore?.roleArn,
       pageCacheSeconds,
       edge: edge.kind,
       distributionId: edge.distribution?.distributionId,

@@ -299,6 +299,48 @@ describe('restoring a site from its backups', () => {
     expect(Object.values<any>(clusters)[0].Properties.DatabaseName).toBeUndefined();
   });
 
+  test('EFS: the first boot restores a recovery point into the new file system, with a role for AWS Backup and the right to start that restore only', () => {
+    const point = 'arn:aws:backup:eu-west-1:123456789012:recovery-point:0A1B2C3D-4E5F-6789-ABCD-EF0123456789';
+    const { template } = synth({ media: WordPressMedia.efs({ fromRecoveryPoint: point }) });
+    // The file system keeps its logical ID: the restore fills it, it is not a new kind of resource.
+    expect(Object.keys(template.findResources('AWS::EFS::FileSystem'))).toEqual(['SiteMediaFileSystemB6859CE0']);
+    const restoreRoles = Object.keys(template.findResources('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: 'backup.amazonaws.com' } })],
+        }),
+      },
+    })).filter((id) => id.startsWith('SiteMedia'));
+    expect(restoreRoles).toHaveLength(1);
+    const restoreRole = restoreRoles[0];
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores']] }],
+    });
+    const policies = template.findResources('AWS::IAM::ManagedPolicy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Action: 'backup:StartRestoreJob', Resource: point }),
+            Match.objectLike({ Action: 'iam:PassRole', Resource: { 'Fn::GetAtt': [restoreRole, 'Arn'] } }),
+          ]),
+        },
+      },
+    });
+    const [policyId] = Object.keys(policies);
+    expect(policyId).toBeDefined();
+    // Every instance boots with the right already attached.
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', { DependsOn: Match.arrayWith([policyId]) });
+    const userData = userDataOf(template);
+    expect(userData).toContain(`WP_MEDIA_RECOVERY_POINT='${point}'`);
+    expect(userData).toContain(`WP_MEDIA_RESTORE_ROLE_ARN='\${GetAtt:${restoreRole}.Arn}'`);
+    expect(userDataOf(synth().template)).toContain("WP_MEDIA_RECOVERY_POINT=''");
+  });
+
+  test('a recovery point that is not one fails at synth, naming the prop', () => {
+    expect(() => synth({ media: WordPressMedia.efs({ fromRecoveryPoint: 'arn:aws:rds:eu-west-1:123456789012:snapshot:awsbackup:job-0123' }) }))
+      .toThrow(/WordPressMedia.efs\(\{ fromRecoveryPoint \}\) is 'arn:aws:rds:.*', but it must be an AWS Backup recovery point ARN/);
+  });
+
   test('an EBS snapshot ID that is not one fails at synth, naming the prop', () => {
     expect(() => synth({ media: WordPressMedia.ebs({ fromSnapshot: 'vol-0123456789abcdef0' }) }))
       .toThrow(/WordPressMedia.ebs\(\{ fromSnapshot \}\) is 'vol-0123456789abcdef0', which is not an EBS snapshot ID/);

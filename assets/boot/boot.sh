@@ -234,7 +234,49 @@ case "$WP_MEDIA" in
   *) step "unknown media '$WP_MEDIA'"; false ;;
 esac
 
+# restore_media: a site built from a media recovery point (WordPressMedia.efs({ fromRecoveryPoint })) fills its
+# file system once, before anything else writes to it. It runs under the media lock (below): the first instance
+# starts AWS Backup's restore job, the others find the job it recorded, or the marker it left. AWS Backup never
+# overwrites a file system: it restores into aws-backup-restore_DATETIME at the root
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-efs.html), whose files are moved into place.
+restore_media() {
+  local marker="$WP_CONTENT/.scalable-wordpress-restored" job_file="$WP_CONTENT/.scalable-wordpress-restore-job" job status
+  [ ! -e "$marker" ] || return 0
+  at "restoring the media from $WP_MEDIA_RECOVERY_POINT"
+  if [ -s "$job_file" ]; then
+    job=$(cat "$job_file")
+  else
+    job=$(aws backup start-restore-job --region "$WP_REGION" --recovery-point-arn "$WP_MEDIA_RECOVERY_POINT" \
+      --iam-role-arn "$WP_MEDIA_RESTORE_ROLE_ARN" --resource-type EFS \
+      --metadata "file-system-id=$WP_EFS_ID,newFileSystem=false,Encrypted=true,PerformanceMode=generalPurpose" \
+      --query RestoreJobId --output text)
+    echo "$job" >"$job_file"
+  fi
+  # A boot that times out leaves the job recorded: the next instance waits for the same job.
+  while status=$(aws backup describe-restore-job --region "$WP_REGION" --restore-job-id "$job" --query Status --output text); do
+    case "$status" in
+      COMPLETED) break ;;
+      ABORTED|FAILED) rm -f "$job_file"; step "restore job $job ended $status"; false ;;
+    esac
+    step "restore job $job is $status"
+    sleep 2
+  done
+  [ "$status" = COMPLETED ]
+  local restored
+  restored=$(find "$WP_CONTENT" -mindepth 1 -maxdepth 1 -type d -name 'aws-backup-restore_*' | sort | tail -n 1)
+  [ -n "$restored" ] || { step "restore job $job completed, but no aws-backup-restore_* directory is in wp-content"; false; }
+  cp -a "$restored/." "$WP_CONTENT/"
+  rm -rf "$restored" "$job_file"
+  touch "$marker"
+  step "media restored from $WP_MEDIA_RECOVERY_POINT (job $job)"
+}
+
 at 'preparing wp-content'
+# One instance at a time (NFSv4 locks work on EFS): instances that boot together would race to create the
+# same directories, and the second would fail with "File exists".
+exec {media_lock}>"$WP_CONTENT/.scalable-wordpress.lock"
+flock "$media_lock"
+[ -z "${WP_MEDIA_RECOVERY_POINT:-}" ] || restore_media
 # Only now, on the mounted media, are ownership and seed files set: doing it before the mount would
 # change the hidden directory underneath and leave the media unwritable.
 cp -a --update=none "$SEED/." "$WP_CONTENT/"
@@ -254,6 +296,7 @@ if [ "$WP_DB_ENGINE" = aurora-mysql ]; then
 else
   rm -f "$WP_CONTENT/db.php"
 fi
+flock -u "$media_lock"
 
 at 'reading secrets'
 secret() {

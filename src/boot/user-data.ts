@@ -57,6 +57,9 @@ export interface BootInputs {
   readonly cookieHash: string;
   /** The address WordPress sends its mail from through SES; empty when the site sends no mail. */
   readonly mailFrom?: string;
+  /** The AWS Backup recovery point the first boot restores the EFS media from, and the role to restore with. */
+  readonly mediaRecoveryPoint?: string;
+  readonly mediaRestoreRoleArn?: string;
   /** The log groups the instances ship their logs to, as `KIND=NAME ...`. */
   readonly logGroups?: string;
 }
@@ -90,6 +93,8 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_MEDIA: inputs.media,
     WP_EFS_ID: inputs.fileSystemId ?? '',
     WP_EFS_DNS_NAME: inputs.fileSystemDnsName ?? '',
+    WP_MEDIA_RECOVERY_POINT: inputs.mediaRecoveryPoint ?? '',
+    WP_MEDIA_RESTORE_ROLE_ARN: inputs.mediaRestoreRoleArn ?? '',
     WP_EBS_VOLUME_ID: inputs.volumeId ?? '',
     WP_PAGE_CACHE_SECONDS: String(inputs.pageCacheSeconds),
     WP_EDGE: inputs.edge,

@@ -18,11 +18,12 @@ const TIERS: Record<string, string> = {
   LoadBalancer: 'LoadBalancer', TargetGroup: 'LoadBalancer', AccessLogs: 'LoadBalancer',
   SecretsKey: 'Secrets', Secrets: 'Secrets', Database: 'Database', Media: 'Media', DNS: 'DNS', Distribution: 'Edge',
   Firewall: 'Firewall', FirewallAssociation: 'Firewall', Backup: 'Backup', Monitoring: 'Monitoring', EmailIdentity: 'Email',
+  ObjectCache: 'ObjectCache',
 };
 const LABELS: Record<string, string> = {
   Internet: 'Visitors', DNS: 'Route 53 + ACM', LoadBalancer: 'Application Load Balancer', Instances: 'Auto Scaling group<br/>nginx + PHP-FPM',
   Database: 'Database', Media: 'Media', Secrets: 'Secrets Manager', Backup: 'AWS Backup', Monitoring: 'CloudWatch alarms<br/>+ dashboard',
-  Logs: 'CloudWatch Logs', Email: 'Amazon SES', Edge: 'CloudFront', Firewall: 'AWS WAF',
+  Logs: 'CloudWatch Logs', Email: 'Amazon SES', Edge: 'CloudFront', Firewall: 'AWS WAF', ObjectCache: 'Object cache<br/>ElastiCache Valkey',
 };
 
 export function architectureDiagram(site: Construct, template: { Resources: Record<string, any> }): string {

@@ -4,3 +4,4 @@ export * from './media';
 export * from './edge';
 export * from './firewall';
 export * from './backup';
+export * from './object-cache';

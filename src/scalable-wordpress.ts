@@ -7,6 +7,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -27,6 +28,7 @@ import { WordPressFirewall } from './firewall';
 import { InstanceLogs } from './instance-logs';
 import { WordPressMedia } from './media';
 import { Monitoring } from './monitoring';
+import { WordPressObjectCache } from './object-cache';
 import { ManagedPolicyRole } from './private/managed-policy-role';
 import { acknowledge } from './private/nag';
 import { rdsCaBundleUrl, requireDebianImageParameter } from './private/partition';
@@ -176,6 +178,16 @@ export interface ScalableWordPressProps {
    * @default - `admin@` followed by `domainName`, or `admin@example.com` without a domain
    */
   readonly adminEmail?: string;
+
+  /**
+   * WordPress's persistent object cache, shared by every instance. It keeps the options, posts, terms, users and query
+   * results WordPress would otherwise read from the database on every request: logged-in pages, wp-admin and
+   * pages the page cache cannot answer make far fewer queries. If the cache cannot be reached, WordPress runs from the
+   * database alone, and nothing stale is served when it returns (see the README, "The object cache").
+   *
+   * @default WordPressObjectCache.serverless(): ElastiCache Serverless for Valkey, about USD 6 a month at its minimum
+   */
+  readonly objectCache?: WordPressObjectCache;
 
   /**
    * How long each instance keeps a page it rendered for an anonymous visitor and serves it again without
@@ -337,6 +349,10 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
   public readonly logGroups: logs.ILogGroup[];
   /** The SES identity of the site's domain (with Easy DKIM records in its zone), when the site has a zone. */
   public readonly emailIdentity?: ses.EmailIdentity;
+  /** The persistent object cache (ElastiCache Serverless for Valkey), unless `WordPressObjectCache.none()`. */
+  public readonly serverlessCache?: elasticache.CfnServerlessCache;
+  /** The object cache user's username and password, unless `WordPressObjectCache.none()`. */
+  public readonly objectCacheSecret?: secretsmanager.ISecret;
   /** The AWS Backup plan of the database and media, unless `WordPressBackup.none()`. */
   public readonly backupPlan?: backup.BackupPlan;
   /** The vault the backups are kept in, unless `WordPressBackup.none()`. */
@@ -443,7 +459,20 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
     }
     this.fileSystem = storage.fileSystem;
     this.volume = storage.volume;
-    for (const secret of [db.secret, secrets.salts, secrets.admin]) {
+    const objectCache = (props.objectCache ?? WordPressObjectCache.serverless())._bind(new Construct(this, 'ObjectCache'), {
+      vpc: this.vpc,
+      subnets: this.vpc.selectSubnets({ subnets: dataSubnets.subnets, onePerAz: true }),
+      clients: this,
+      encryptionKey: secretsKey,
+      removalPolicy: props.removalPolicy,
+    });
+    if (objectCache) {
+      // Instances fall back to the database without the cache, but each request would first wait for its connect timeout.
+      this.autoScalingGroup.node.addDependency(objectCache.cache);
+    }
+    this.serverlessCache = objectCache?.cache;
+    this.objectCacheSecret = objectCache?.secret;
+    for (const secret of [db.secret, secrets.salts, secrets.admin, ...(objectCache ? [objectCache.secret] : [])]) {
       secret.grantRead(role);
     }
     // The boot fetches its files from this stack's template (the Auto Scaling group's signals already grant
@@ -568,6 +597,9 @@ export class ScalableWordPress extends Construct implements ec2.IConnectable {
       edge: edge.kind,
       distributionId: edge.distribution?.distributionId,
       cookieHash,
+      cacheHost: objectCache?.host,
+      cachePort: objectCache?.port,
+      cacheSecretArn: objectCache?.secret.secretArn,
       mailFrom: email.fromAddress,
       logGroups: instanceLogs.environmentValue,
     }));

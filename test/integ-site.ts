@@ -34,6 +34,7 @@ export function integSite(
   assertServesWordPress(integ, site);
   assertInstancesInService(integ, site, Number((site.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup).minSize));
   assertOperable(integ, site);
+  assertObjectCacheAvailable(integ, site);
   return { app, stack, site, integ };
 }
 
@@ -63,6 +64,18 @@ function assertOperable(integ: IntegTest, site: ScalableWordPress) {
   integ.assertions.awsApiCall('CloudWatch', 'describeAlarms', { AlarmNames: site.alarms.map((alarm) => alarm.alarmName) })
     .expect(ExpectedResult.objectLike({
       MetricAlarms: site.alarms.map(() => Match.objectLike({ StateValue: 'OK' })),
+    }))
+    .waitForAssertions(PATIENCE);
+}
+
+/** The object cache is available, on Valkey, with its user group (the instances' TLS connections are the lab's to prove). */
+function assertObjectCacheAvailable(integ: IntegTest, site: ScalableWordPress) {
+  if (!site.serverlessCache) {
+    return;
+  }
+  integ.assertions.awsApiCall('ElastiCache', 'describeServerlessCaches', { ServerlessCacheName: site.serverlessCache.ref })
+    .expect(ExpectedResult.objectLike({
+      ServerlessCaches: [Match.objectLike({ Status: 'available', Engine: 'valkey', UserGroupId: Match.stringLikeRegexp('-users$') })],
     }))
     .waitForAssertions(PATIENCE);
 }

@@ -28,6 +28,7 @@ const BACKUPS = [
 
 const SECRETS = [
   'AWS::SecretsManager::Secret SiteDatabaseSecret3846D5CA',
+  'AWS::SecretsManager::Secret SiteObjectCacheSecretAAEC40F2',
   'AWS::SecretsManager::Secret SiteSecretsAdmin8BDF2CAC',
   'AWS::SecretsManager::Secret SiteSecretsSalts03FE769E',
 ];

@@ -126,7 +126,7 @@ describe('a bare ScalableWordPress', () => {
   });
 
   test('lets only the load balancer reach the instances, on port 80, and allows no SSH anywhere', () => {
-    const webSg = onlyId(template, 'AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('WordPress instances') } });
+    const webSg = onlyId(template, 'AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^WordPress instances') } });
     const sources = ingressSources(template, webSg);
     expect(sources).toHaveLength(1);
     expect(sources[0]).toMatchObject({ FromPort: 80, ToPort: 80, SourceSecurityGroupId: { 'Fn::GetAtt': [expect.any(String), 'GroupId'] } });
@@ -165,7 +165,7 @@ describe('a bare ScalableWordPress', () => {
   });
 
   test('lets the instances reach the internet over IPv4 and IPv6, since the VPC gives them an IPv6 default route', () => {
-    const webSg = onlyId(template, 'AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('WordPress instances') } });
+    const webSg = onlyId(template, 'AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^WordPress instances') } });
     const egress = template.toJSON().Resources[webSg].Properties.SecurityGroupEgress.map((r: any) => [r.IpProtocol, r.CidrIp ?? r.CidrIpv6]);
     expect(egress.sort()).toEqual([['-1', '0.0.0.0/0'], ['-1', '::/0']]);
   });
@@ -238,9 +238,9 @@ describe('a bare ScalableWordPress', () => {
     });
   });
 
-  test('generates the database credentials, keys and salts, and the admin password in Secrets Manager, and retains them', () => {
+  test('generates the database credentials, keys and salts, the admin password and the cache user\'s in Secrets Manager, and retains them', () => {
     const secrets = template.findResources('AWS::SecretsManager::Secret');
-    expect(Object.keys(secrets)).toHaveLength(3);
+    expect(Object.keys(secrets)).toHaveLength(4);
     for (const secret of Object.values(secrets)) {
       expect(secret.Properties.GenerateSecretString).toBeDefined();
       expect(secret.Properties.SecretString).toBeUndefined();
@@ -252,6 +252,10 @@ describe('a bare ScalableWordPress', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"wpadmin","email":"admin@example.com"}' }),
     });
+    // ElastiCache takes no punctuation in passwords.
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"wordpress"}', ExcludePunctuation: true }),
+    });
   });
 
   test('gives the instance role only what it needs: its own secrets, signalling its own stack, writing its own logs, and SSM', () => {
@@ -261,7 +265,7 @@ describe('a bare ScalableWordPress', () => {
     });
     const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: role }] } }));
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret].map((s) => stack.resolve(s.secretArn));
+    const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret, site.objectCacheSecret!].map((s) => stack.resolve(s.secretArn));
     const actions = statements.flatMap((s) => [].concat(s.Action));
     expect(new Set(actions)).toEqual(new Set([
       'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret', 'cloudformation:DescribeStackResource', 'cloudformation:SignalResource',

@@ -99,7 +99,7 @@ install_packages() {
     apt_get update && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
       nginx "php$PHP_VERSION-fpm" "php$PHP_VERSION-mysql" "php$PHP_VERSION-curl" "php$PHP_VERSION-gd" \
       "php$PHP_VERSION-intl" "php$PHP_VERSION-mbstring" "php$PHP_VERSION-xml" "php$PHP_VERSION-zip" \
-      "php$PHP_VERSION-opcache" awscli python3-boto3 ca-certificates curl e2fsprogs stunnel4 nfs-common \
+      "php$PHP_VERSION-opcache" "php$PHP_VERSION-redis" awscli python3-boto3 ca-certificates curl e2fsprogs stunnel4 nfs-common \
       && apt_get install -y --no-install-recommends -o Dpkg::Options::=--force-confold \
       "php$PHP_VERSION" wordpress wordpress-theme-twentytwentyfive \
       && return 0
@@ -296,6 +296,14 @@ if [ "$WP_DB_ENGINE" = aurora-mysql ]; then
 else
   rm -f "$WP_CONTENT/db.php"
 fi
+# The object cache drop-in (object-cache.php), when the site has a cache. wp-content is shared: while the instances
+# roll, an instance booted before the cache existed loads the drop-in without its configuration, and the drop-in then
+# treats every change it makes as made while the cache was down, so that no stale object survives the roll.
+if [ -n "$WP_CACHE_HOST" ]; then
+  install -m 0644 "$HERE/object-cache.php" "$WP_CONTENT/object-cache.php"
+else
+  rm -f "$WP_CONTENT/object-cache.php"
+fi
 flock -u "$media_lock"
 
 at 'reading secrets'
@@ -305,16 +313,19 @@ secret() {
 db_secret=$(secret "$WP_DB_SECRET_ARN")
 salts=$(secret "$WP_SALTS_SECRET_ARN")
 admin_secret=$(secret "$WP_ADMIN_SECRET_ARN")
+cache_secret=
+[ -z "$WP_CACHE_HOST" ] || cache_secret=$(secret "$WP_CACHE_SECRET_ARN")
 
 at "verifying the database's TLS certificate"
 # Before anything uses the database: its certificate must chain to a trusted CA (the RDS bundle above) and
 # name the endpoint. A failure names the host and the TLS reason here, not as a broken site later.
-export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT WP_COOKIE_HASH WP_MAIL_FROM
+export WP_SITE_URL WP_SITE_TITLE WP_DB_WRITER_HOST WP_DB_READER_HOST WP_DB_PORT WP_DB_NAME WP_DB_ENGINE WP_CONTENT WP_COOKIE_HASH WP_MAIL_FROM \
+  WP_CACHE_HOST WP_CACHE_PORT
 printf '%s' "$db_secret" | php "$HERE/verify-db-tls.php"
 
 at 'writing the WordPress configuration'
-printf '%s\0%s' "$db_secret" "$salts" | php "$HERE/write-config.php" /etc/wordpress/config-default.php
-unset db_secret salts
+printf '%s\0%s\0%s' "$db_secret" "$salts" "$cache_secret" | php "$HERE/write-config.php" /etc/wordpress/config-default.php
+unset db_secret salts cache_secret
 
 at 'configuring PHP-FPM and nginx'
 min() { echo $(( $1 < $2 ? $1 : $2 )); }

@@ -27,6 +27,8 @@ class Scalable_WordPress_DB extends wpdb {
     private $anonymous_read_request = null;
     /** @var bool Whether the last query went to the reader, for FOUND_ROWS(). */
     private $last_was_reader = false;
+    /** @var bool Whether a reader answered a query of this request: object-cache.php then fences what it writes. */
+    public $scalable_wordpress_reader_answered = false;
 
     /**
      * The first call (from the constructor) connects an anonymous page view to a reader alone. Every other
@@ -72,6 +74,8 @@ class Scalable_WordPress_DB extends wpdb {
             // (db_connect above), and ran the query there. Read from the writer from now on.
             $this->reader_dbh = false;
             $this->last_was_reader = false;
+        } else {
+            $this->scalable_wordpress_reader_answered = true;
         }
         // Between queries (for escaping, for instance), the writer's connection if there is one.
         $this->dbh = $this->writer_dbh ?: $this->reader_dbh;

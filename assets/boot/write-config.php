@@ -2,7 +2,8 @@
 /**
  * cdk-scalable-wordpress: writes WordPress's configuration.
  *
- * Usage: printf '%s\0%s' "$db_secret_json" "$salts" | php write-config.php /etc/wordpress/config-default.php
+ * Usage: printf '%s\0%s\0%s' "$db_secret_json" "$salts" "$cache_secret_json" | php write-config.php /etc/wordpress/config-default.php
+ * (the cache secret is empty when the site has no object cache)
  * Debian's /usr/share/wordpress/wp-config.php loads /etc/wordpress/config-default.php, then sets ABSPATH,
  * WP_AUTO_UPDATE_CORE (core is upgraded by apt), HTTPS from X-Forwarded-Proto, and loads wp-settings.php.
  * Site inputs come from the environment (WP_*). Every value is written with var_export, PHP's own
@@ -26,11 +27,11 @@ function env(string $name, bool $required = true): string {
 }
 
 $target = $argv[1] ?? fail('usage: write-config.php TARGET');
-$parts = explode("\0", stream_get_contents(STDIN), 2);
-if (count($parts) !== 2) {
-    fail('expected the database secret and the salts on stdin, separated by a NUL byte');
+$parts = explode("\0", stream_get_contents(STDIN), 3);
+if (count($parts) !== 3) {
+    fail('expected the database secret, the salts and the cache secret on stdin, separated by NUL bytes');
 }
-[$dbJson, $salts] = $parts;
+[$dbJson, $salts, $cacheJson] = $parts;
 $db = json_decode($dbJson, true);
 if (!is_array($db) || !isset($db['username'], $db['password'])) {
     fail('the database secret is not JSON with a username and a password');
@@ -72,6 +73,20 @@ $config .= $define('COOKIEHASH', env('WP_COOKIE_HASH'));
 if ((getenv('WP_MAIL_FROM') ?: '') !== '') {
     // Read by the mail mu-plugin, which sends WordPress's mail through SES from this address.
     $config .= $define('SCALABLE_WP_MAIL_FROM', env('WP_MAIL_FROM'));
+}
+if ((getenv('WP_CACHE_HOST') ?: '') !== '') {
+    // Read by the object-cache.php drop-in: ElastiCache Serverless takes TLS only, verified against the system's CAs.
+    $cache = json_decode($cacheJson, true);
+    if (!is_array($cache) || !isset($cache['username'], $cache['password'])) {
+        fail('the cache secret is not JSON with a username and a password');
+    }
+    $config .= $define('SCALABLE_WORDPRESS_CACHE_HOST', env('WP_CACHE_HOST'));
+    $config .= $define('SCALABLE_WORDPRESS_CACHE_PORT', (int) env('WP_CACHE_PORT'));
+    $config .= $define('SCALABLE_WORDPRESS_CACHE_TLS', true);
+    $config .= $define('SCALABLE_WORDPRESS_CACHE_USER', $cache['username']);
+    $config .= $define('SCALABLE_WORDPRESS_CACHE_PASSWORD', $cache['password']);
+    // Keys of this site only, should a cache ever be shared: its cookie hash is unique to the stack.
+    $config .= $define('WP_CACHE_KEY_SALT', 'wp' . substr(env('WP_COOKIE_HASH'), 0, 8) . ':');
 }
 $config .= <<<'PHP'
 // wp-cron runs from a systemd timer under a fleet-wide lock, not on page views.

@@ -55,6 +55,10 @@ export interface BootInputs {
   readonly distributionId?: string;
   /** WordPress's COOKIEHASH: fixed, because the edge's cache key names the cookies. */
   readonly cookieHash: string;
+  /** The object cache's endpoint and the secret of its user; absent when the site has no object cache. */
+  readonly cacheHost?: string;
+  readonly cachePort?: string;
+  readonly cacheSecretArn?: string;
   /** The address WordPress sends its mail from through SES; empty when the site sends no mail. */
   readonly mailFrom?: string;
   /** The AWS Backup recovery point the first boot restores the EFS media from, and the role to restore with. */
@@ -100,6 +104,9 @@ export function bootCommands(inputs: BootInputs): string[] {
     WP_EDGE: inputs.edge,
     WP_DISTRIBUTION_ID: inputs.distributionId ?? '',
     WP_COOKIE_HASH: inputs.cookieHash,
+    WP_CACHE_HOST: inputs.cacheHost ?? '',
+    WP_CACHE_PORT: inputs.cachePort ?? '',
+    WP_CACHE_SECRET_ARN: inputs.cacheSecretArn ?? '',
     WP_MAIL_FROM: inputs.mailFrom ?? '',
     WP_LOG_GROUPS: inputs.logGroups ?? '',
   };

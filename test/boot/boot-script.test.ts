@@ -29,12 +29,12 @@ function shellFunction(name: string): string {
 }
 
 /** The configuration write-config.php writes, with these WP_* inputs over a minimal site's. */
-function writeConfig(extra: Record<string, string>): string {
+function writeConfig(extra: Record<string, string>, cacheSecret = ''): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
   try {
     const target = path.join(dir, 'config.php');
     execFileSync('php', [path.join(ASSETS, 'write-config.php'), target], {
-      input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}`,
+      input: `${JSON.stringify({ username: 'u', password: 'p' })}\0${'s'.repeat(512)}\0${cacheSecret}`,
       env: {
         ...process.env,
         WP_DB_NAME: 'wordpress',
@@ -227,6 +227,26 @@ describe('the configuration', () => {
   test('names the address WordPress sends mail from, when the site has one', () => {
     expect(writeConfig({ WP_MAIL_FROM: 'wordpress@example.com' })).toContain("define('SCALABLE_WP_MAIL_FROM', 'wordpress@example.com');");
     expect(writeConfig({ WP_MAIL_FROM: '' })).not.toContain('SCALABLE_WP_MAIL_FROM');
+  });
+
+  test('gives the object cache drop-in its endpoint, TLS and user, when the site has a cache', () => {
+    const config = writeConfig({ WP_CACHE_HOST: 'cache.example', WP_CACHE_PORT: '6379' },
+      JSON.stringify({ username: 'wordpress', password: "p'\\$x" }));
+    expect(config).toContain("define('SCALABLE_WORDPRESS_CACHE_HOST', 'cache.example');");
+    expect(config).toContain("define('SCALABLE_WORDPRESS_CACHE_PORT', 6379);");
+    expect(config).toContain("define('SCALABLE_WORDPRESS_CACHE_TLS', true);");
+    expect(config).toContain("define('SCALABLE_WORDPRESS_CACHE_USER', 'wordpress');");
+    expect(config).toContain("define('SCALABLE_WORDPRESS_CACHE_PASSWORD', 'p\\'\\\\$x');");
+    expect(config).toContain("define('WP_CACHE_KEY_SALT', 'wp01234567:');");
+    expect(writeConfig({ WP_CACHE_HOST: '' })).not.toContain('SCALABLE_WORDPRESS_CACHE');
+  });
+
+  test('fails when the site has a cache but its secret is not a username and password', () => {
+    expect(() => writeConfig({ WP_CACHE_HOST: 'cache.example', WP_CACHE_PORT: '6379' }, '{}')).toThrow(/the cache secret is not JSON/);
+  });
+
+  test('boot.sh installs the object cache drop-in only for a site with a cache, and removes it otherwise', () => {
+    expect(BOOT).toMatch(/if \[ -n "\$WP_CACHE_HOST" \]; then\n\s+install -m 0644 "\$HERE\/object-cache.php" "\$WP_CONTENT\/object-cache.php"\nelse\n\s+rm -f "\$WP_CONTENT\/object-cache.php"/);
   });
 
   test('boot.sh exports every variable write-config.php reads (site.env is sourced, not exported)', () => {

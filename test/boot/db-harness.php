@@ -69,4 +69,4 @@ $db = new Harness(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST);
 foreach ($input['queries'] as $query) {
     $db->query($query);
 }
-echo json_encode(['log' => $db->log, 'connections' => $db->connections, 'reads' => array_map(fn ($q) => Scalable_WordPress_DB::is_read($q), $input['queries'])]);
+echo json_encode(['log' => $db->log, 'connections' => $db->connections, 'readerAnswered' => $db->scalable_wordpress_reader_answered, 'reads' => array_map(fn ($q) => Scalable_WordPress_DB::is_read($q), $input['queries'])]);

@@ -17,7 +17,7 @@ interface Request {
   readonly authorization?: string;
 }
 
-function run(queries: string[], request: Request = {}): { log: string[]; connections: string[]; reads: boolean[] } {
+function run(queries: string[], request: Request = {}): { log: string[]; connections: string[]; reads: boolean[]; readerAnswered: boolean } {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dbphp-')), 'input.json');
   fs.writeFileSync(file, JSON.stringify({
     dropIn: DROP_IN,
@@ -115,5 +115,14 @@ describe('db.php read/write splitting', () => {
 
   test('moves to the writer for good when the reader dies mid-request', () => {
     expect(route(['SELECT a', 'SELECT b'], { reader: 'dies' })).toEqual(['writer: SELECT a', 'writer: SELECT b']);
+  });
+
+  test('tells the object cache whether a reader answered a query of the request', () => {
+    expect(run(['SELECT a']).readerAnswered).toBe(true);
+    expect(run(['UPDATE t SET x = 1', 'SELECT a']).readerAnswered).toBe(false);
+    expect(run(['SELECT a', 'UPDATE t SET x = 1']).readerAnswered).toBe(true);
+    expect(run(['SELECT a'], { method: 'POST' }).readerAnswered).toBe(false);
+    expect(run(['SELECT a'], { reader: 'down' }).readerAnswered).toBe(false);
+    expect(run(['SELECT a'], { reader: 'dies' }).readerAnswered).toBe(false);
   });
 });

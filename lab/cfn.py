@@ -81,6 +81,7 @@ def resolve_getatt(template, values, name, attribute):
         ('AWS::ElasticLoadBalancingV2::LoadBalancer', 'DNSName'): values['siteHost'],
         ('AWS::CloudFront::Distribution', 'DomainName'): values['edgeHost'],
         ('AWS::CloudFront::Distribution', 'Id'): values['distributionId'],
+        ('AWS::ElastiCache::ServerlessCache', 'Endpoint.Address'): values.get('cacheHost'),
     }
     if (resource['Type'], attribute) == ('AWS::IAM::Role', 'Arn'):
         # CloudFormation names a role STACK-LOGICALID-SUFFIX when the template gives no name.

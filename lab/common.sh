@@ -13,13 +13,14 @@ LAB_READER_NAME=reader.db.lab
 LAB_EFS_DIR=${LAB_EFS_DIR:-$LAB_WORK/efs}   # host dir seen as /lab/efs in every instance
 LAB_MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 # Packages the boot script installs: pre-downloaded (not installed) in the image.
-LAB_BOOT_PKGS="nginx php8.4-fpm php8.4-mysql php8.4-curl php8.4-gd php8.4-intl php8.4-mbstring php8.4-xml php8.4-zip php8.4-opcache wordpress awscli python3-boto3 stunnel4 nfs-common mariadb-client e2fsprogs"
+LAB_BOOT_PKGS="nginx php8.4-fpm php8.4-mysql php8.4-curl php8.4-gd php8.4-intl php8.4-mbstring php8.4-xml php8.4-zip php8.4-opcache php8.4-redis wordpress awscli python3-boto3 stunnel4 nfs-common mariadb-client e2fsprogs"
 mkdir -p "$LAB_WORK"
 
 lab_log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 lab_die() { lab_log "ERROR: $*"; exit 1; }
 # A process counts as alive unless gone or a zombie (daemons here are reaped late by PID 1).
-lab_alive() { local s; s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]; }
+# (No PID is no process: "/proc//stat" would read the kernel's /proc/stat.)
+lab_alive() { local s; [ -n "$1" ] && s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]; }
 # lab_stop_pid PID [SIGNAL=TERM] [SECONDS=10]: signal, wait, then SIGKILL
 lab_stop_pid() {
   local p=$1 sig=${2:-TERM} t=${3:-10} i

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Lab instances: systemd-nspawn --boot of an overlay of the cached image, in its own netns,
-# with a cloud-init NoCloud seed (instance-id + the given user data), /lab/efs bound from the host.
+# with a cloud-init NoCloud seed (instance-id + the given user data), /lab/efs bound from the host
+# (LAB_LATENCY=aws: the EFS stand-in mounted over it, and the instance's packets to the database delayed: latency.sh).
 # State: $LAB_WORK/inst/NAME/{upper,root,console.log,nspawn.pid,leader.pid,ip,instance-id}
 # Source it, or: instance.sh boot NAME IP USER_DATA [--az AZ] [--id ID] [--bind HOST:CONT]... [--nice] |
 #   wait NAME [SECONDS] | exec NAME CMD... | kill NAME | destroy NAME | destroy-all | list
@@ -34,6 +35,8 @@ inst_boot() {
   inst_destroy "$n"
   local d=$LAB_INST/$n
   mkdir -p "$d/upper" "$d/wd" "$d/root" "$LAB_EFS_DIR"
+  # LAB_LATENCY=aws: the shared directory is served by the EFS stand-in (latency.sh), with EFS's latency
+  if [ "$LAB_LATENCY" = aws ]; then efs_up || lab_die "the EFS stand-in did not mount over $LAB_EFS_DIR"; fi
   mount -t overlay "lab-$n" -o "lowerdir=$LAB_IMAGE,upperdir=$d/upper,workdir=$d/wd" "$d/root"
   local r=$d/root
   # cloud-init NoCloud seed

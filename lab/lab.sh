@@ -1,5 +1,6 @@
 # Every lab building block, for scripts that drive a whole lab: . "$(dirname "$0")/lab.sh"
 . ./common.sh
+. ./latency.sh
 . ./net.sh
 . ./standin.sh
 . ./db.sh

@@ -2,8 +2,10 @@
 # Lab network: a bridge with the host side ($LAB_HOST_IP), the DB IPs and 169.254.169.254/32 (IMDS),
 # one network namespace per instance (veth into the bridge, default route via the host),
 # nftables NAT that lets instances reach ONLY the Debian mirror (tcp 80/443), ip_forward.
+# With LAB_LATENCY=aws (latency.sh), each namespace's packets to the database and the cache wait their round trip.
 # Source it and call the functions, or run: net.sh up|down|ns-add NAME IP|ns-del NAME
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$LAB_DIR/latency.sh"
 LAB_NFT_TABLE=wplab
 
 net_up() {
@@ -59,9 +61,11 @@ net_ns_add() {
   ip -n "$ns" addr add "$ip/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route add default via "$LAB_HOST_IP"
+  if [ "$LAB_LATENCY" = aws ]; then latency_add "$n" "$ip" || lab_die "net: the AWS latency for $n did not apply"; fi
 }
 net_ns_del() {
   local ns=lab-$1 hv=lv-${1:0:12}
+  latency_del "$1"
   ip link del "$hv" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
 }
@@ -72,6 +76,7 @@ net_down() {
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^lab-/ {print $1}'); do net_ns_del "${ns#lab-}"; done
   nft delete table inet $LAB_NFT_TABLE 2>/dev/null || true
+  latency_down
   ip link del "$LAB_BRIDGE" 2>/dev/null || true
   if [ -f "$LAB_WORK/ip_forward.saved" ]; then
     cat "$LAB_WORK/ip_forward.saved" >/proc/sys/net/ipv4/ip_forward; rm -f "$LAB_WORK/ip_forward.saved"

@@ -5,11 +5,12 @@
 # CloudFormation references from a table of lab values (lab/cfn.py; an unknown reference fails), and boots
 # it unchanged on real software: Debian 13 containers (systemd-nspawn, cloud-init), nginx, PHP-FPM,
 # Debian's WordPress, MariaDB writer + replica, haproxy as the load balancer. Only what the missing cloud
-# forces is stood in (lab/README.md): IMDSv2, Secrets Manager, CloudFormation signals and resource metadata (where
+# forces is stood in (lab/README.md): IMDSv2, Secrets Manager, ElastiCache (redis-server with TLS and ACL users), CloudFormation signals and resource metadata (where
 # the boot files travel) and EC2 volume calls answered locally, EFS as a shared directory, EBS as a loop device.
 #
 # Scenario 1, Aurora + EFS: two instances race their first boot (held at the install until both are there);
-# then login, upload, read offload, logged-in reads, replica failure, certificates the boot and WordPress must
+# then login, the object cache (shared across instances, the cache down, one instance cut off from it), upload, read
+# offload, logged-in reads, replica failure, certificates the boot and WordPress must
 # refuse, a second boot run, instance failure. Scenario 1b, the same site behind CloudFront (lab/edge.py's stand-in,
 # generated from the template's distribution): HTTPS, the origin lock, edge hits, personal pages never shared, the
 # visitor's address, and an edit purged from the edge and every instance within seconds. Scenario 2, RDS + EBS: the
@@ -152,6 +153,9 @@ standin_start
 truststore_start
 A=$LAB_WORK/render/aurora
 R=$LAB_WORK/render/rds
+# The object cache stand-in: each rendered stack has a cache secret of its own; the `wordpress` user takes each password.
+cache_start
+for d in "$A" "$R" "$LAB_WORK/render/edge"; do cache_add_password "$(site_secret "$d" WP_CACHE_SECRET_ARN password)"; done
 # The load balancer checks what the construct's target group checks: its path and its status code.
 HEALTH=$(stack_value "$A" healthCheckPath)
 export LAB_HEALTH_CODES
@@ -303,11 +307,26 @@ never_personal_to_anonymous() {
 }
 check 'page cache: a logged-in page is never served to an anonymous visitor' never_personal_to_anonymous
 TTL=$(user_data_value "$A" WP_PAGE_CACHE_SECONDS)
+# set_title NAME TITLE: the site's title changed through one instance's REST API, as an administrator changes it (through
+# WordPress, not in the database: the object cache holds the options)
+set_title() {
+  local nonce code
+  nonce=$(web "$1" '/wp-admin/admin-ajax.php?action=rest-nonce' -b "$JAR")
+  code=$(web "$1" '/?rest_route=/wp/v2/settings' -b "$JAR" -H "X-WP-Nonce: $nonce" -H 'Content-Type: application/json' \
+    -d "{\"title\": \"$2\"}" -o "$LAB_WORK/set-title.json" -w '%{http_code}')
+  [ "$code" = 200 ] || { echo "setting the title through $1 answered HTTP $code: $(head -c 300 "$LAB_WORK/set-title.json")"; return 1; }
+}
+# title_on NAME: the site's title as WordPress on one instance reads it for the logged-in administrator
+title_on() {
+  local nonce
+  nonce=$(web "$1" '/wp-admin/admin-ajax.php?action=rest-nonce' -b "$JAR")
+  web "$1" '/?rest_route=/wp/v2/settings' -b "$JAR" -H "X-WP-Nonce: $nonce" | python3 -c 'import json, sys; print(json.load(sys.stdin)["title"])'
+}
 edit_reaches_visitors() {
   local title="Lab edited $RANDOM" started
   rm -f "$LAB_WORK/edit-seen-after"
   web a /?lab_edit=1 -o /dev/null; web a /?lab_edit=1 -o /dev/null   # cached now
-  db_sql writer "UPDATE wordpress.wp_options SET option_value = '$title' WHERE option_name = 'blogname'"
+  set_title a "$title" || return 1
   started=$SECONDS
   ! contains "$(web a /?lab_edit=1)" "$title" || { echo 'the edit showed at once: the page was not cached'; return 1; }
   until contains "$(web a /?lab_edit=1)" "$title"; do
@@ -318,6 +337,66 @@ edit_reaches_visitors() {
 }
 check 'page cache: an edit reaches anonymous visitors within the cache lifetime' edit_reaches_visitors
 figure "an edit reached anonymous visitors of instance a after $(cat "$LAB_WORK/edit-seen-after" 2>/dev/null || echo '(never)') s (page cache lifetime $TTL s)"
+
+# ---- The object cache (ElastiCache Serverless for Valkey; the stand-in is lab/cache.sh: TLS only, and only the
+# `wordpress` user can write, so a key of the site proves both) ----
+objects_in_cache() {
+  local prefix keys
+  prefix=wp$(user_data_value "$A" WP_COOKIE_HASH | cut -c1-8):
+  keys=$(cache_cli --scan --pattern "$prefix*")
+  [ -n "$keys" ] || { echo "no key of the site ($prefix) in the cache"; return 1; }
+  grep -q 'alloptions' <<<"$keys" || { echo "WordPress's options are not in the cache: $(head -5 <<<"$keys")"; return 1; }
+  echo "$(grep -c . <<<"$keys") keys"
+}
+check 'object cache: WordPress keeps its objects in the shared cache' objects_in_cache
+figure "the object cache holds $(objects_in_cache 2>&1 | tail -1) of the site after the logins and page views above"
+edit_seen_at_once() { # edit_seen_at_once FROM TO: a title set through FROM is what TO reads at once
+  local title="Cache $1 $RANDOM$RANDOM" seen
+  title_on "$2" >/dev/null   # TO has the old title cached
+  set_title "$1" "$title" || return 1
+  seen=$(title_on "$2")
+  [ "$seen" = "$title" ] || { echo "$2 read '$seen', not '$title'"; return 1; }
+}
+check 'object cache: an edit through A is seen at once through B' edit_seen_at_once a b
+check 'object cache: an edit through B is seen at once through A' edit_seen_at_once b a
+# The cache stops answering (SIGSTOP: connections hang, its data is kept): the site serves from the database, and once
+# the cache answers again no instance serves what it held from before the edit.
+cache_down_then_back() {
+  local title="Frozen $RANDOM$RANDOM" seen code
+  title_on b >/dev/null
+  cache_freeze
+  set_title a "$title" || { cache_thaw; return 1; }
+  code=$(status web b /?lab_cache_down=1 -b "$JAR") && seen=$(title_on b)
+  cache_thaw
+  [ "$code" = 200 ] || { echo "with the cache down, a logged-in page through B answered $code"; return 1; }
+  [ "$seen" = "$title" ] || { echo "with the cache down, B read '$seen', not '$title'"; return 1; }
+  seen=$(title_on b)
+  [ "$seen" = "$title" ] || { echo "the cache is back, and B reads '$seen' (stale), not '$title'"; return 1; }
+  seen=$(title_on a)
+  [ "$seen" = "$title" ] || { echo "the cache is back, and A reads '$seen' (stale), not '$title'"; return 1; }
+}
+check 'object cache: down, the site serves from the database; back, nothing stale is served' cache_down_then_back
+# Only A loses the cache (its packets to the cache dropped in its namespace), while B keeps it: an edit through A
+# must still be what B reads at once, though A could not tell the cache.
+cut_from_cache() { # cut_from_cache NAME on|off
+  if [ "$2" = on ]; then
+    ip netns exec "lab-$1" nft -f - <<EOF
+table ip lab_cache_cut { chain out { type filter hook output priority 0; ip daddr $LAB_CACHE_IP drop; } }
+EOF
+  else ip netns exec "lab-$1" nft delete table ip lab_cache_cut 2>/dev/null || true; fi
+}
+one_instance_cut_off() {
+  local title="Cut off $RANDOM$RANDOM" seen
+  title_on b >/dev/null
+  cut_from_cache a on
+  set_title a "$title" || { cut_from_cache a off; return 1; }
+  seen=$(title_on b)
+  cut_from_cache a off
+  [ "$seen" = "$title" ] || { echo "B read '$seen' after an edit through A, which could not reach the cache, not '$title'"; return 1; }
+  seen=$(title_on a)
+  [ "$seen" = "$title" ] || { echo "A, back on the cache, reads '$seen', not '$title'"; return 1; }
+}
+check 'object cache: an edit through A, cut off from the cache alone, is seen at once through B' one_instance_cut_off
 
 # LAB_STOP=login: stop here and leave the lab running, to look at a working two-instance site by hand.
 if [ "${LAB_STOP:-}" = login ]; then LAB_KEEP=1; exit 0; fi

@@ -9,7 +9,9 @@ TRUSTSTORE_IP=$LAB_SUBNET.4
 TRUSTSTORE_HOST=truststore.pki.rds.amazonaws.com
 URL_SUFFIX=lab.test
 DISTRIBUTION_ID=E2LAB0EDGE0001
-export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP $TRUSTSTORE_HOST"
+. ./cache.sh
+export LAB_EXTRA_HOSTS="$TRUSTSTORE_IP $TRUSTSTORE_HOST
+$LAB_CACHE_IP $LAB_CACHE_NAME"
 
 # site_synth APP_TS: synthesize a CDK app of the construct into $LAB_WORK/cdk.out
 site_synth() {
@@ -25,7 +27,7 @@ render() {
 {"region": "$LAB_REGION", "urlSuffix": "$URL_SUFFIX", "accountId": "$LAB_ACCOUNT", "stackName": "$1",
  "writerHost": "$LAB_WRITER_NAME", "readerHost": "$LAB_READER_NAME", "dbPort": 3306, "siteHost": "$SITE",
  "fileSystemId": "fs-0lab0000000000001", "volumeId": "vol-0lab0000000000001",
- "distributionId": "$DISTRIBUTION_ID", "edgeHost": "$SITE"}
+ "distributionId": "$DISTRIBUTION_ID", "edgeHost": "$SITE", "cacheHost": "$LAB_CACHE_NAME"}
 JSON
   python3 "$LAB_DIR/cfn.py" "$LAB_WORK/cdk.out/$1.template.json" "$dir/values.json" "$dir" || return 1
   local bundle; bundle=$(user_data_value "$dir" WP_DB_CA_BUNDLE_URL)
@@ -76,6 +78,6 @@ truststore_stop() { [ ! -f "$LAB_WORK/truststore.pid" ] || lab_stop_pid "$(cat "
 
 # site_teardown: everything a lab or a benchmark started, stopped and removed (each part copes with being down)
 site_teardown() {
-  inst_destroy_all; edge_stop; haproxy_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
+  inst_destroy_all; edge_stop; haproxy_stop; cache_stop; db_teardown; standin_stop; ebs_delete_all; truststore_stop
   net_down
 }

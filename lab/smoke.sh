@@ -132,6 +132,17 @@ _nf() { local o; o=$(inst_exec a aws secretsmanager get-secret-value --secret-id
 check "unknown secret -> ResourceNotFoundException" _nf
 phase "assertions (web, efs, db)"
 
+# ---- the AWS latency setting (latency.sh) on instance A: as set (local by default), on, off again ----
+check "latency: A's round trips as its setting says (LAB_LATENCY=$LAB_LATENCY)" latency_check a
+latency_add a "$LAB_SUBNET.11"
+check "latency: A's round trips to the writer and the reader take the AWS setting's, to the host they do not" latency_check a
+_tls_query() { inst_exec a env MYSQL_PWD="$DB_PW" mariadb --ssl-verify-server-cert -h writer.db.lab -u wordpress wordpress -N -e 'SELECT 1' | grep -qx 1; }
+check "latency: a TLS query from A to the writer still answers" _tls_query
+latency_del a
+check "latency: removed, A's round trips are local again" latency_check a
+check "latency: efsfs waits for EFS on an uncached name, counts it, and keeps www-data's ownership" efs_selftest
+phase "latency (network, EFS)"
+
 # ---- EBS: attach from A, IncorrectState from B, kill A, re-attach to B, data survives ----
 _ebs_a() {
   inst_exec a sh -ec "aws ec2 attach-volume --volume-id $VOL --instance-id $IA --device /dev/sdf --region lab-1 >/dev/null

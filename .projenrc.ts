@@ -86,7 +86,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     moduleName: 'github.com/cdk-scalable-wordpress/cdk-scalable-wordpress-go',
   },
 
-  gitignore: ['cdk.out', 'cdk.out.*', '*.d.ts.map', '.jsii.tabl.json', 'cdk-integ.out.*', 'read.*.lock', '/lab/work/'],
+  gitignore: ['cdk.out', 'cdk.out.*', '*.d.ts.map', '.jsii.tabl.json', 'cdk-integ.out.*', 'read.*.lock', '/lab/work/', '__pycache__/'],
 });
 
 // Added after construction: the Jest component registers these unpinned, and a later add replaces them.

@@ -1,6 +1,6 @@
 // The stacks the boot lab boots instances of: their user data is taken from these templates, unchanged.
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { ScalableWordPress, WordPressDatabase, WordPressEdge, WordPressMedia } from '../src';
+import { ScalableWordPress, WordPressDatabase, WordPressEdge, WordPressMedia, WordPressObjectCache } from '../src';
 
 const app = new App({ outdir: process.argv[2] ?? 'lab/work/cdk.out' });
 
@@ -13,11 +13,13 @@ new ScalableWordPress(new Stack(app, 'LabAuroraEfs'), 'Site', {
   emailFrom: 'wordpress@lab.test',
   // Short, so that the lab sees an edit reach anonymous visitors within a few seconds.
   pageCacheTtl: Duration.seconds(5),
+  objectCache: WordPressObjectCache.serverless(),
 });
 
 new ScalableWordPress(new Stack(app, 'LabRdsEbs'), 'Site', {
   database: WordPressDatabase.rdsMultiAz(),
   media: WordPressMedia.ebs(),
+  objectCache: WordPressObjectCache.serverless(),
 });
 
 // The same site behind CloudFront (the lab's edge stand-in is generated from this template's distribution). Its page
@@ -27,6 +29,7 @@ new ScalableWordPress(new Stack(app, 'LabEdge', { env: { region: 'us-east-1' } }
   media: WordPressMedia.efs(),
   edge: WordPressEdge.cloudFront(),
   pageCacheTtl: Duration.minutes(5),
+  objectCache: WordPressObjectCache.serverless(),
 });
 
 app.synth();

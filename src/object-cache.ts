@@ -44,7 +44,7 @@ export interface ServerlessObjectCacheOptions {
 /**
  * WordPress's persistent object cache, shared by every instance: the options, posts, terms, users and query
  * results that WordPress would otherwise read from the database on every page view. Logged-in pages and pages
- * the page cache cannot answer make far fewer queries with it.
+ * the page cache cannot answer make far fewer queries with it (`ScalableWordPressProps.objectCache`, off by default).
  *
  * @example
  * const cache = WordPressObjectCache.serverless({ maxDataStorageGb: 2 });

@@ -2,9 +2,15 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { WordPressDatabase, WordPressMedia, WordPressObjectCache } from '../src';
 import { synth, userDataOf } from './util';
 
+const cached = { objectCache: WordPressObjectCache.serverless() };
+
 describe('the object cache', () => {
-  test('is ElastiCache Serverless for Valkey 8 by default, encrypted with the site key, capped at 1 GB', () => {
-    const { template } = synth();
+  test('is off by default', () => {
+    synth().template.resourceCountIs('AWS::ElastiCache::ServerlessCache', 0);
+  });
+
+  test('serverless() is ElastiCache Serverless for Valkey 8, encrypted with the site key, capped at 1 GB', () => {
+    const { template } = synth(cached);
     template.resourceCountIs('AWS::ElastiCache::ServerlessCache', 1);
     template.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
       Engine: 'valkey',
@@ -16,7 +22,7 @@ describe('the object cache', () => {
   });
 
   test('sits in the data subnets, one per AZ', () => {
-    const { template } = synth();
+    const { template } = synth(cached);
     const [cache] = Object.values<any>(template.findResources('AWS::ElastiCache::ServerlessCache'));
     const isolated = Object.entries<any>(template.findResources('AWS::EC2::Subnet'))
       .filter(([, subnet]) => subnet.Properties.Tags.some((tag: any) => tag.Key === 'aws-cdk:subnet-type' && tag.Value === 'Isolated'))
@@ -26,7 +32,7 @@ describe('the object cache', () => {
   });
 
   test('is reachable from the instances only, on Valkey\'s port', () => {
-    const { template } = synth();
+    const { template } = synth(cached);
     const [cache] = Object.values<any>(template.findResources('AWS::ElastiCache::ServerlessCache'));
     const [groupRef] = cache.Properties.SecurityGroupIds;
     const groupId = groupRef['Fn::GetAtt'][0];
@@ -38,15 +44,19 @@ describe('the object cache', () => {
       .filter((rule) => rule.Properties.GroupId['Fn::GetAtt']?.[0] === groupId);
     expect(ingress).toHaveLength(1);
     expect(ingress[0].Properties).toEqual(expect.objectContaining({
-      IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379,
+      IpProtocol: 'tcp',
+      FromPort: 6379,
+      ToPort: 6379,
       SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^SiteWebSecurityGroup/), 'GroupId'] },
     }));
   });
 
   test('WordPress authenticates as a user of its own, without dangerous commands; the default user is off', () => {
-    const { template } = synth();
+    const { template } = synth(cached);
     template.hasResourceProperties('AWS::ElastiCache::User', {
-      Engine: 'valkey', UserName: 'wordpress', AccessString: 'on ~* +@all -@dangerous',
+      Engine: 'valkey',
+      UserName: 'wordpress',
+      AccessString: 'on ~* +@all -@dangerous',
       Passwords: [Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^\\{\\{resolve:secretsmanager:')])] })],
     });
     template.hasResourceProperties('AWS::ElastiCache::User', { Engine: 'valkey', UserName: 'default', AccessString: 'off -@all' });
@@ -58,7 +68,7 @@ describe('the object cache', () => {
   });
 
   test('its names follow ElastiCache\'s rules: lower case, a letter first, at most 40 characters', () => {
-    const { template } = synth();
+    const { template } = synth(cached);
     const [cache] = Object.values<any>(template.findResources('AWS::ElastiCache::ServerlessCache'));
     const names = [cache.Properties.ServerlessCacheName,
       ...Object.values<any>(template.findResources('AWS::ElastiCache::User')).map((user) => user.Properties.UserId),
@@ -70,7 +80,7 @@ describe('the object cache', () => {
   });
 
   test('the instances get its endpoint and the ARN of its secret, read that secret, and boot after the cache exists', () => {
-    const { template } = synth({ database: WordPressDatabase.auroraReplicas(), media: WordPressMedia.efs() });
+    const { template } = synth({ database: WordPressDatabase.auroraReplicas(), media: WordPressMedia.efs(), ...cached });
     const userData = userDataOf(template);
     expect(userData).toMatch(/^WP_CACHE_HOST='\$\{GetAtt:SiteObjectCache[0-9A-F]{8}\.Endpoint\.Address\}'$/m);
     expect(userData).toMatch(/^WP_CACHE_PORT='6379'$/m);

@@ -238,9 +238,9 @@ describe('a bare ScalableWordPress', () => {
     });
   });
 
-  test('generates the database credentials, keys and salts, the admin password and the cache user\'s in Secrets Manager, and retains them', () => {
+  test('generates the database credentials, keys and salts, and the admin password in Secrets Manager, and retains them', () => {
     const secrets = template.findResources('AWS::SecretsManager::Secret');
-    expect(Object.keys(secrets)).toHaveLength(4);
+    expect(Object.keys(secrets)).toHaveLength(3);
     for (const secret of Object.values(secrets)) {
       expect(secret.Properties.GenerateSecretString).toBeDefined();
       expect(secret.Properties.SecretString).toBeUndefined();
@@ -252,10 +252,6 @@ describe('a bare ScalableWordPress', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"wpadmin","email":"admin@example.com"}' }),
     });
-    // ElastiCache takes no punctuation in passwords.
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"wordpress"}', ExcludePunctuation: true }),
-    });
   });
 
   test('gives the instance role only what it needs: its own secrets, signalling its own stack, writing its own logs, and SSM', () => {
@@ -265,7 +261,7 @@ describe('a bare ScalableWordPress', () => {
     });
     const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy', { Properties: { Roles: [{ Ref: role }] } }));
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret, site.objectCacheSecret!].map((s) => stack.resolve(s.secretArn));
+    const secretArns = [site.databaseSecret, site.saltsSecret, site.adminSecret].map((s) => stack.resolve(s.secretArn));
     const actions = statements.flatMap((s) => [].concat(s.Action));
     expect(new Set(actions)).toEqual(new Set([
       'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret', 'cloudformation:DescribeStackResource', 'cloudformation:SignalResource',

@@ -1,4 +1,4 @@
-import { Names, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from './private/nag';
 import { retainUnlessDestroyed } from './private/removal';
+import { ensureInteger } from './private/validation';
 
 /** Valkey's port. A serverless cache also answers replica reads on 6380, which WordPress does not use. */
 const CACHE_PORT = 6379;
@@ -106,8 +107,12 @@ class NoObjectCache extends WordPressObjectCache {
 class ServerlessObjectCache extends WordPressObjectCache {
   constructor(private readonly options: ServerlessObjectCacheOptions) {
     super();
-    checkRange('maxDataStorageGb', options.maxDataStorageGb, MIN_DATA_STORAGE_GB, MAX_DATA_STORAGE_GB);
-    checkRange('maxEcpuPerSecond', options.maxEcpuPerSecond, MIN_ECPU_PER_SECOND, MAX_ECPU_PER_SECOND);
+    if (options.maxDataStorageGb !== undefined) {
+      ensureInteger('WordPressObjectCache.serverless({ maxDataStorageGb })', options.maxDataStorageGb, MIN_DATA_STORAGE_GB, MAX_DATA_STORAGE_GB);
+    }
+    if (options.maxEcpuPerSecond !== undefined) {
+      ensureInteger('WordPressObjectCache.serverless({ maxEcpuPerSecond })', options.maxEcpuPerSecond, MIN_ECPU_PER_SECOND, MAX_ECPU_PER_SECOND);
+    }
   }
 
   public _bind(scope: Construct, context: ObjectCacheContext): BoundObjectCache {
@@ -191,13 +196,4 @@ function physicalName(scope: Construct): string {
   const unique = Names.uniqueResourceName(scope, { maxLength: 28, separator: '-' }).toLowerCase()
     .replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^[^a-z]+/, '').replace(/-$/, '');
   return `wp-${unique}`.replace(/-+/g, '-').replace(/-$/, '');
-}
-
-function checkRange(prop: string, value: number | undefined, min: number, max: number): void {
-  if (value === undefined || Token.isUnresolved(value)) {
-    return;
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`WordPressObjectCache.serverless(): ${prop} must be a whole number from ${min} to ${max}, got ${value}.`);
-  }
 }

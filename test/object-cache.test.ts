@@ -107,9 +107,9 @@ describe('the object cache', () => {
   });
 
   test.each([
-    [{ maxDataStorageGb: 0 }, /maxDataStorageGb must be a whole number from 1 to 5000, got 0/],
-    [{ maxDataStorageGb: 1.5 }, /maxDataStorageGb must be a whole number from 1 to 5000, got 1.5/],
-    [{ maxEcpuPerSecond: 999 }, /maxEcpuPerSecond must be a whole number from 1000 to 15000000, got 999/],
+    [{ maxDataStorageGb: 0 }, /maxDataStorageGb \}\) is 0, but it must be a whole number from 1 to 5000/],
+    [{ maxDataStorageGb: 1.5 }, /maxDataStorageGb \}\) is 1.5, but it must be a whole number from 1 to 5000/],
+    [{ maxEcpuPerSecond: 999 }, /maxEcpuPerSecond \}\) is 999, but it must be a whole number from 1000 to 15000000/],
   ])('fails when given %j', (options, message) => {
     expect(() => WordPressObjectCache.serverless(options)).toThrow(message);
   });
